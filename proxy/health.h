@@ -1,0 +1,34 @@
+// PBX health: OPTIONS pings from worker 0; a PBX that misses `ping_failures` pings in a row is down, and the
+// next target in the list takes its traffic. Any response counts as alive.
+#pragma once
+
+#include "context.h"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <vector>
+
+namespace sipedge::proxy {
+
+class Worker;
+
+class HealthChecker {
+ public:
+  HealthChecker(Worker& w, PbxHealth& health);
+  void start();
+  // True when `m` answers one of our pings (and was consumed).
+  bool onResponse(const SipMessage& m);
+
+ private:
+  void round();
+  void judge();
+
+  Worker& w_;
+  PbxHealth& health_;
+  boost::asio::steady_timer timer_, deadline_;
+  std::vector<unsigned> failures_;
+  std::vector<bool> answered_;
+  std::uint32_t seq_ = 0;
+};
+
+}  // namespace sipedge::proxy

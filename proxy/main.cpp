@@ -1,0 +1,148 @@
+// sipedge: SIP edge proxy. Parses the command line and config, binds every worker's sockets, runs until
+// SIGTERM/SIGINT.
+#include "conf/config.h"
+#include "log.h"
+#include "worker.h"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#ifndef SIPEDGE_VERSION
+#define SIPEDGE_VERSION "0.0.0"
+#endif
+
+using namespace sipedge;
+
+namespace {
+
+void usage(std::FILE* to) {
+  std::fprintf(to,
+               "usage: sipedge [--config FILE] [--ready-file FILE]\n"
+               "       sipedge --check-config FILE\n"
+               "       sipedge --version\n"
+               "  --config FILE       configuration (default conf/sipedge.toml)\n"
+               "  --check-config FILE validate FILE and exit (0 = valid)\n"
+               "  --ready-file FILE   once all sockets are bound, write their addresses to FILE\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string configPath = "conf/sipedge.toml";
+  std::string readyFile;
+  bool checkOnly = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* opt) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "sipedge: %s needs a value\n", opt);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config") configPath = value("--config");
+    else if (a == "--check-config") configPath = value("--check-config"), checkOnly = true;
+    else if (a == "--ready-file") readyFile = value("--ready-file");
+    else if (a == "--version") {
+      std::printf("sipedge %s\n", SIPEDGE_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "sipedge: unknown argument '%s'\n", a.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  std::shared_ptr<const conf::Config> cfg;
+  try {
+    cfg = conf::loadConfig(configPath);
+  } catch (const conf::ConfigError& e) {
+    std::fprintf(stderr, "sipedge: config error: %s\n", e.what());
+    return 1;
+  }
+  if (checkOnly) {
+    std::printf("%s: config OK\n", configPath.c_str());
+    return 0;
+  }
+  proxy::log::setLevel(cfg->logLevel, cfg->logClearNumbers);
+
+  std::error_code fsErr;
+  std::filesystem::create_directories(cfg->dataDir, fsErr);
+  if (fsErr) {
+    std::fprintf(stderr, "sipedge: cannot create data_dir '%s': %s\n", cfg->dataDir.c_str(), fsErr.message().c_str());
+    return 1;
+  }
+
+  proxy::sofiaInit();
+  proxy::ZoneTable zones(*cfg);
+  std::vector<proxy::Endpoint> pbxTargets;
+  for (auto& t : cfg->pbx)
+    pbxTargets.push_back({t.transport, boost::asio::ip::make_address(t.address), t.port});
+  proxy::PbxHealth health(pbxTargets);
+
+  std::vector<std::unique_ptr<proxy::Worker>> workers;
+  std::vector<proxy::Endpoint> publics;
+  for (auto& l : cfg->listen) publics.push_back({l.transport, boost::asio::ip::make_address(l.address), l.port});
+  try {
+    for (unsigned i = 0; i < cfg->workers; ++i) {
+      workers.push_back(std::make_unique<proxy::Worker>(i, cfg, zones, health));
+      workers.back()->bind(publics);
+    }
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "sipedge: cannot bind: %s\n", e.what());
+    return 1;
+  }
+  std::vector<proxy::Endpoint> internals;
+  for (auto& w : workers) {
+    internals.push_back(w->internalUdp());
+    internals.push_back(w->internalTcp());
+  }
+  for (auto& w : workers) {
+    w->setEveryInternal(internals);
+    w->setPeers(&workers);
+  }
+
+  boost::asio::io_context mainIo(1);
+  boost::asio::signal_set signals(mainIo, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) SE_INFO("signal %d: stopping", sig);
+    mainIo.stop();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+
+  for (auto& w : workers) w->start();
+
+  std::string summary;
+  for (std::size_t i = 0; i < publics.size(); ++i)
+    summary += "listen " + std::string(conf::transportName(publics[i].transport)) + " " +
+               publics[i].addr.to_string() + " " + std::to_string(publics[i].port) + "\n";
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    auto u = workers[i]->internalUdp(), t = workers[i]->internalTcp();
+    summary += "internal " + std::to_string(i) + " udp " + u.addr.to_string() + " " + std::to_string(u.port) + "\n";
+    summary += "internal " + std::to_string(i) + " tcp " + t.addr.to_string() + " " + std::to_string(t.port) + "\n";
+  }
+  if (!readyFile.empty()) {
+    std::string tmp = readyFile + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << summary;
+    }
+    std::filesystem::rename(tmp, readyFile, fsErr);
+  }
+  SE_INFO("sipedge %s: %u workers, pbx %s", SIPEDGE_VERSION, cfg->workers, cfg->pbx.front().text().c_str());
+  for (std::size_t i = 0; i < publics.size(); ++i) SE_INFO("listening on %s", publics[i].text().c_str());
+
+  mainIo.run();
+  for (auto& w : workers) w->stop();
+  for (auto& w : workers) w->join();
+  SE_INFO("stopped");
+  return 0;
+}

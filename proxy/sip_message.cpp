@@ -1,0 +1,125 @@
+#include "sip_message.h"
+
+#include <cstring>
+
+namespace sipedge::proxy {
+
+void sofiaInit() { su_init(); }
+
+SipMessage SipMessage::parse(const char* data, std::size_t len) {
+  SipMessage m;
+  msg_t* raw = msg_make(sip_default_mclass(), 0, data, static_cast<ssize_t>(len));
+  if (!raw) return m;
+  m.msg_.reset(raw);
+  m.sip_ = sip_object(raw);
+  if (m.sip_ && !m.sip_->sip_request && !m.sip_->sip_status) m.sip_ = nullptr;
+  return m;
+}
+
+bool SipMessage::serialize(std::string& out) {
+  if (msg_serialize(msg_.get(), reinterpret_cast<msg_pub_t*>(sip_)) < 0) return false;
+  if (msg_prepare(msg_.get()) < 0) return false;
+  msg_iovec_t iov[32];
+  isize_t n = msg_iovec(msg_.get(), iov, 32);
+  if (n <= 0 || n > 32) return false;
+  out.clear();
+  for (isize_t i = 0; i < n; ++i) out.append(static_cast<const char*>(iov[i].mv_base), iov[i].mv_len);
+  return true;
+}
+
+bool SipMessage::insert(msg_hclass_t* hc, const std::string& value) {
+  msg_header_t* h = msg_header_make(home(), hc, value.c_str());
+  if (!h) return false;
+  return msg_header_insert(msg_.get(), reinterpret_cast<msg_pub_t*>(sip_), h) == 0;
+}
+
+namespace {
+
+void appendHeader(std::string& out, su_home_t* home, const msg_header_t* h) {
+  if (!h) return;
+  char buf[4096];
+  issize_t n = msg_header_e(buf, sizeof buf, h, 0);
+  if (n > 0 && static_cast<std::size_t>(n) < sizeof buf) out.append(buf, static_cast<std::size_t>(n));
+  (void)home;
+}
+
+}  // namespace
+
+std::string makeResponse(const SipMessage& req, int status, std::string_view phrase, std::string_view extra,
+                         std::string_view toTag) {
+  const sip_t* sip = req.sip();
+  std::string out;
+  out.reserve(512);
+  out += "SIP/2.0 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += phrase;
+  out += "\r\n";
+  for (const sip_via_t* v = sip->sip_via; v; v = v->v_next)
+    appendHeader(out, req.home(), reinterpret_cast<const msg_header_t*>(v));
+  appendHeader(out, req.home(), reinterpret_cast<const msg_header_t*>(sip->sip_from));
+  if (sip->sip_to) {
+    std::string to;
+    appendHeader(to, req.home(), reinterpret_cast<const msg_header_t*>(sip->sip_to));
+    if (!sip->sip_to->a_tag && status > 100 && !to.empty() && !toTag.empty()) {
+      to.insert(to.size() - 2, ";tag=" + std::string(toTag));
+    }
+    out += to;
+  }
+  appendHeader(out, req.home(), reinterpret_cast<const msg_header_t*>(sip->sip_call_id));
+  appendHeader(out, req.home(), reinterpret_cast<const msg_header_t*>(sip->sip_cseq));
+  out += extra;
+  out += "Server: sipedge\r\nContent-Length: 0\r\n\r\n";
+  return out;
+}
+
+namespace {
+
+bool iequalsPrefix(std::string_view line, std::string_view name) {
+  if (line.size() < name.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+  return true;
+}
+
+// "via:" or "v:" (compact form), allowing spaces before the colon.
+bool isHeader(std::string_view line, std::string_view full, char compact) {
+  auto matchesAt = [&](std::size_t n) {
+    std::size_t i = n;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    return i < line.size() && line[i] == ':';
+  };
+  if (iequalsPrefix(line, full) && matchesAt(full.size())) return true;
+  return !line.empty() && std::tolower(static_cast<unsigned char>(line[0])) == compact && matchesAt(1);
+}
+
+}  // namespace
+
+std::string makeRawResponse(std::string_view raw, int status, std::string_view phrase) {
+  // Only answer things that start like a request line ("METHOD uri SIP/x"), never responses.
+  auto eol = raw.find("\r\n");
+  if (eol == std::string_view::npos) return {};
+  auto first = raw.substr(0, eol);
+  if (first.starts_with("SIP/") || first.find(' ') == std::string_view::npos) return {};
+  std::string out = "SIP/2.0 " + std::to_string(status) + " " + std::string(phrase) + "\r\n";
+  std::size_t pos = eol + 2;
+  bool haveTo = false;
+  while (pos < raw.size()) {
+    auto e = raw.find("\r\n", pos);
+    if (e == std::string_view::npos || e == pos) break;
+    auto line = raw.substr(pos, e - pos);
+    pos = e + 2;
+    if (line.find('\0') != std::string_view::npos) continue;
+    if (isHeader(line, "via", 'v') || isHeader(line, "from", 'f') || isHeader(line, "call-id", 'i') ||
+        isHeader(line, "cseq", '\x01')) {
+      out.append(line).append("\r\n");
+    } else if (isHeader(line, "to", 't') && !haveTo) {
+      haveTo = true;
+      out.append(line).append("\r\n");
+    }
+  }
+  out += "Server: sipedge\r\nContent-Length: 0\r\n\r\n";
+  return out;
+}
+
+}  // namespace sipedge::proxy

@@ -1,0 +1,488 @@
+#include "worker.h"
+
+#include "health.h"
+#include "log.h"
+#include "sip_util.h"
+#include "stages/stages.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace sipedge::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+
+// ---------------------------------------------------------------- TcpConn
+
+TcpConn::TcpConn(Worker& w, tcp::socket s, Endpoint remote, SocketId via)
+    : w_(w), sock_(std::move(s)), remote_(remote), via_(via),
+      framer_(w.cfg().maxMessageBytes, w.cfg().maxHeaderBytes), idle_(w.ioc()) {}
+
+void TcpConn::start() {
+  connected_ = true;
+  boost::system::error_code ec;
+  sock_.set_option(tcp::no_delay(true), ec);
+  armIdle();
+  readMore();
+  writeMore();
+}
+
+void TcpConn::connect(const tcp::endpoint& dst) {
+  armIdle();
+  sock_.async_connect(dst, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (self->closed_) return;
+    if (ec) {
+      SE_DEBUG("tcp connect to %s failed: %s", self->remote_.text().c_str(), ec.message().c_str());
+      self->close();
+      return;
+    }
+    self->start();
+  });
+}
+
+void TcpConn::armIdle() {
+  idle_.expires_after(w_.cfg().tcpIdleTimeout);
+  idle_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->closed_) return;
+    if (asio::steady_timer::clock_type::now() < self->idle_.expiry()) return;  // re-armed meanwhile
+    self->w_.connClosed(self.get(), true);
+    self->close();
+  });
+}
+
+void TcpConn::readMore() {
+  sock_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                          std::size_t n) {
+    if (self->closed_) return;
+    if (ec) {
+      self->close();
+      return;
+    }
+    self->in_.append(self->chunk_.data(), n);
+    self->idle_.expires_after(self->w_.cfg().tcpIdleTimeout);
+    self->drain();
+    if (!self->closed_) self->readMore();
+  });
+}
+
+void TcpConn::drain() {
+  std::size_t off = 0;
+  while (!closed_ && off < in_.size()) {
+    std::size_t len = 0;
+    bool pong = false;
+    auto r = framer_.next(std::string_view(in_).substr(off), len, pong);
+    if (r == StreamFramer::Result::NeedMore) break;
+    if (r == StreamFramer::Result::KeepAlive) {
+      off += len;
+      if (pong) {
+        w_.countKeepalive();
+        send("\r\n");
+      }
+      continue;
+    }
+    if (r != StreamFramer::Result::Message) {
+      // The stream cannot be resynchronised: answer what we can, then close.
+      w_.countFramingError();
+      std::string reply = makeRawResponse(std::string_view(in_).substr(off),
+                                          r == StreamFramer::Result::TooLarge ? 513 : 400,
+                                          r == StreamFramer::Result::TooLarge ? "Message Too Large" : "Bad Content-Length");
+      if (!reply.empty()) send(std::move(reply));
+      in_.clear();
+      off = 0;
+      auto self = shared_from_this();
+      asio::post(sock_.get_executor(), [self] { self->close(); });
+      closed_ = true;  // stop reading; the queued reply is flushed by writeMore before the socket closes
+      return;
+    }
+    w_.onMessage(in_.data() + off, len, remote_, via_, this);
+    off += len;
+  }
+  in_.erase(0, off);
+}
+
+void TcpConn::send(std::string data) {
+  out_.push_back(std::move(data));
+  if (connected_) writeMore();
+}
+
+void TcpConn::writeMore() {
+  if (writing_ || out_.empty() || !sock_.is_open()) return;
+  writing_ = true;
+  asio::async_write(sock_, asio::buffer(out_.front()),
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->out_.pop_front();
+                      self->writeMore();
+                    });
+}
+
+void TcpConn::close() {
+  bool wasClosed = closed_ && !sock_.is_open();
+  closed_ = true;
+  if (wasClosed) return;
+  boost::system::error_code ec;
+  idle_.cancel();
+  sock_.shutdown(tcp::socket::shutdown_both, ec);
+  sock_.close(ec);
+  w_.connClosed(this, false);
+}
+
+// ---------------------------------------------------------------- Worker
+
+Worker::Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx)
+    : id_(id), requests_(makeRequestPipeline()), responses_(makeResponsePipeline()),
+      rx_(new std::array<char, 65536>[kBatch]) {
+  env_.worker = id;
+  env_.cfg = std::move(cfg);
+  env_.zones = &zones;
+  env_.pbx = &pbx;
+}
+
+Worker::~Worker() {
+  stop();
+  join();
+}
+
+static void setReusePort(int fd) {
+  int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+}
+
+void Worker::bindUdp(UdpSock& u, Endpoint& ep, bool reusePort) {
+  udp::endpoint e(ep.addr, ep.port);
+  u.sock.open(e.protocol());
+  if (ep.addr.is_v6()) u.sock.set_option(asio::ip::v6_only(true));
+  u.sock.set_option(asio::socket_base::reuse_address(true));
+  if (reusePort) setReusePort(u.sock.native_handle());
+  u.sock.set_option(asio::socket_base::receive_buffer_size(4 << 20));
+  u.sock.set_option(asio::socket_base::send_buffer_size(4 << 20));
+  boost::system::error_code ec;
+  u.sock.bind(e, ec);
+  if (ec) throw std::system_error(ec, "bind udp " + ep.hostport());
+  u.sock.non_blocking(true);
+  ep.port = u.sock.local_endpoint().port();
+  u.local = ep;
+}
+
+void Worker::bindTcp(TcpListener& l, Endpoint& ep, bool reusePort) {
+  tcp::endpoint e(ep.addr, ep.port);
+  l.acc.open(e.protocol());
+  if (ep.addr.is_v6()) l.acc.set_option(asio::ip::v6_only(true));
+  l.acc.set_option(asio::socket_base::reuse_address(true));
+  if (reusePort) setReusePort(l.acc.native_handle());
+  boost::system::error_code ec;
+  l.acc.bind(e, ec);
+  if (ec) throw std::system_error(ec, "bind tcp " + ep.hostport());
+  l.acc.listen(1024);
+  ep.port = l.acc.local_endpoint().port();
+}
+
+void Worker::bind(std::vector<Endpoint>& publics) {
+  const auto& cfg = *env_.cfg;
+  env_.local.publics.clear();
+  publicUdp_.clear();
+  publicTcp_.clear();
+  for (std::size_t i = 0; i < publics.size(); ++i) {
+    SocketId sid;
+    sid.kind = SocketId::Kind::Public;
+    sid.index = static_cast<std::uint8_t>(i);
+    sid.transport = publics[i].transport;
+    if (publics[i].transport == Transport::Udp) {
+      auto u = std::make_unique<UdpSock>(ioc_);
+      u->id = sid;
+      bindUdp(*u, publics[i], true);
+      publicUdp_.push_back(std::move(u));
+      publicTcp_.push_back(nullptr);
+    } else {
+      auto l = std::make_unique<TcpListener>(ioc_);
+      l->id = sid;
+      bindTcp(*l, publics[i], true);
+      publicTcp_.push_back(std::move(l));
+      publicUdp_.push_back(nullptr);
+    }
+    env_.local.publics.push_back(publics[i]);
+  }
+  auto addr = asio::ip::make_address(cfg.internalAddress);
+  std::uint16_t port = cfg.internalPortBase ? static_cast<std::uint16_t>(cfg.internalPortBase + id_) : 0;
+  Endpoint iu{Transport::Udp, addr, port};
+  internalUdp_ = std::make_unique<UdpSock>(ioc_);
+  internalUdp_->id = SocketId{SocketId::Kind::Internal, 0, Transport::Udp};
+  bindUdp(*internalUdp_, iu, false);
+  env_.local.internalUdp = iu;
+  // Same port number for TCP when the kernel picked one for UDP, so Path/Record-Route read naturally.
+  Endpoint it{Transport::Tcp, addr, iu.port};
+  internalTcp_ = std::make_unique<TcpListener>(ioc_);
+  internalTcp_->id = SocketId{SocketId::Kind::Internal, 0, Transport::Tcp};
+  try {
+    bindTcp(*internalTcp_, it, false);
+  } catch (const std::system_error&) {
+    if (cfg.internalPortBase) throw;
+    internalTcp_ = std::make_unique<TcpListener>(ioc_);
+    internalTcp_->id = SocketId{SocketId::Kind::Internal, 0, Transport::Tcp};
+    it.port = 0;
+    bindTcp(*internalTcp_, it, false);
+  }
+  env_.local.internalTcp = it;
+}
+
+void Worker::start() {
+  for (auto& u : publicUdp_)
+    if (u) readUdp(*u);
+  for (auto& l : publicTcp_)
+    if (l) acceptTcp(*l);
+  readUdp(*internalUdp_);
+  acceptTcp(*internalTcp_);
+  if (id_ == 0) {
+    health_ = std::make_unique<HealthChecker>(*this, *env_.pbx);
+    health_->start();
+  }
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(ioc_);
+    ioc_.run();
+  });
+}
+
+void Worker::stop() { ioc_.stop(); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::readUdp(UdpSock& u) {
+  u.sock.async_wait(udp::socket::wait_read, [this, &u](const boost::system::error_code& ec) {
+    if (ec) return;
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
+    sockaddr_storage addrs[kBatch];
+    // Bounded drain: a flood on one socket cannot starve the others for long.
+    for (int round = 0; round < 4; ++round) {
+      for (std::size_t i = 0; i < kBatch; ++i) {
+        iov[i] = {rx_[i].data(), rx_[i].size()};
+        std::memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &addrs[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+      }
+      int n = ::recvmmsg(u.sock.native_handle(), msgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i) {
+        Endpoint src;
+        src.transport = Transport::Udp;
+        auto* sa = reinterpret_cast<sockaddr*>(&addrs[i]);
+        if (sa->sa_family == AF_INET) {
+          auto* s4 = reinterpret_cast<sockaddr_in*>(sa);
+          src.addr = asio::ip::address_v4(ntohl(s4->sin_addr.s_addr));
+          src.port = ntohs(s4->sin_port);
+        } else if (sa->sa_family == AF_INET6) {
+          auto* s6 = reinterpret_cast<sockaddr_in6*>(sa);
+          asio::ip::address_v6::bytes_type b;
+          std::memcpy(b.data(), &s6->sin6_addr, 16);
+          src.addr = asio::ip::address_v6(b, s6->sin6_scope_id);
+          src.port = ntohs(s6->sin6_port);
+        } else {
+          continue;
+        }
+        onMessage(rx_[static_cast<std::size_t>(i)].data(), msgs[i].msg_len, src, u.id, nullptr);
+      }
+      if (static_cast<std::size_t>(n) < kBatch) break;
+    }
+    readUdp(u);
+  });
+}
+
+void Worker::acceptTcp(TcpListener& l) {
+  l.acc.async_accept([this, &l](const boost::system::error_code& ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      boost::system::error_code e2;
+      auto rep = s.remote_endpoint(e2);
+      if (!e2 && conns_.size() < env_.cfg->tcpMaxConnections) {
+        Endpoint remote{Transport::Tcp, rep.address(), rep.port()};
+        auto c = std::make_shared<TcpConn>(*this, std::move(s), remote, l.id);
+        conns_[remote] = c;
+        env_.counters.tcpAccepted.inc();
+        c->start();
+      } else {
+        env_.counters.tcpRejected.inc();
+        s.close(e2);
+      }
+    }
+    acceptTcp(l);
+  });
+}
+
+void Worker::connClosed(TcpConn* c, bool idle) {
+  if (idle) env_.counters.tcpIdleClosed.inc();
+  auto it = conns_.find(c->remote());
+  if (it != conns_.end() && it->second.get() == c) conns_.erase(it);
+}
+
+Worker::UdpSock* Worker::udpFor(SocketId s) {
+  if (s.kind == SocketId::Kind::Internal) return internalUdp_.get();
+  if (s.index < publicUdp_.size() && publicUdp_[s.index]) return publicUdp_[s.index].get();
+  return internalUdp_.get();
+}
+
+void Worker::send(SocketId out, const Endpoint& dst, std::string data) {
+  if (dst.transport == Transport::Udp) {
+    UdpSock* u = udpFor(out);
+    // A v4 socket cannot reach a v6 peer: fall back to a socket of the right family.
+    if (u->local.addr.is_v6() != dst.addr.is_v6()) {
+      u = nullptr;
+      for (auto& p : publicUdp_)
+        if (p && p->local.addr.is_v6() == dst.addr.is_v6()) u = p.get();
+      if (!u) {
+        env_.counters.sendErrors.inc();
+        return;
+      }
+    }
+    udp::endpoint to(dst.addr, dst.port);
+    boost::system::error_code ec;
+    u->sock.send_to(asio::buffer(data), to, 0, ec);
+    if (ec) env_.counters.sendErrors.inc();
+    return;
+  }
+  auto it = conns_.find(dst);
+  if (it != conns_.end()) {
+    it->second->send(std::move(data));
+    return;
+  }
+  if (conns_.size() >= env_.cfg->tcpMaxConnections) {
+    env_.counters.sendErrors.inc();
+    return;
+  }
+  SocketId via = out;
+  via.transport = Transport::Tcp;
+  tcp::socket s(ioc_);
+  auto c = std::make_shared<TcpConn>(*this, std::move(s), dst, via);
+  conns_[dst] = c;
+  c->send(std::move(data));
+  c->connect(tcp::endpoint(dst.addr, dst.port));
+}
+
+void Worker::sendBack(const Endpoint& src, SocketId in, TcpConn* conn, std::string data) {
+  if (conn) {
+    conn->send(std::move(data));
+    return;
+  }
+  send(in, src, std::move(data));
+}
+
+void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, SocketId in, TcpConn* conn) {
+  env_.counters.rxPackets.inc();
+  const auto& cfg = *env_.cfg;
+  // UDP keep-alives (CRLF, or a lone NUL some phones send): nothing to answer.
+  std::size_t blank = 0;
+  while (blank < len && (data[blank] == '\r' || data[blank] == '\n' || data[blank] == '\0' || data[blank] == ' '))
+    ++blank;
+  if (blank == len) {
+    env_.counters.keepalives.inc();
+    return;
+  }
+  std::string_view raw(data, len);
+  if (len > cfg.maxMessageBytes) {
+    env_.counters.tooLarge.inc();
+    std::string r = makeRawResponse(raw, 513, "Message Too Large");
+    if (!r.empty()) sendBack(src, in, conn, std::move(r));
+    return;
+  }
+  auto headerEnd = raw.find("\r\n\r\n");
+  std::string_view head = raw.substr(0, headerEnd == std::string_view::npos ? len : headerEnd);
+  if (head.size() > cfg.maxHeaderBytes) {
+    env_.counters.tooLarge.inc();
+    std::string r = makeRawResponse(raw, 513, "Message Too Large");
+    if (!r.empty()) sendBack(src, in, conn, std::move(r));
+    return;
+  }
+  // Raw NUL or bare CR/LF inside the header block can smuggle headers past other parsers: never forward them.
+  bool smuggled = head.find('\0') != std::string_view::npos;
+  for (std::size_t i = 0; !smuggled && i < head.size(); ++i) {
+    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) smuggled = true;
+    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) smuggled = true;
+  }
+  SipMessage m;
+  if (!smuggled) m = SipMessage::parse(data, len);
+  if (!m.valid() || smuggled) {
+    env_.counters.parseErrors.inc();
+    std::string r = makeRawResponse(raw, 400, smuggled ? "Bad Header Line" : "Bad Request");
+    if (!r.empty()) {
+      env_.counters.badRequests.inc();
+      sendBack(src, in, conn, std::move(r));
+    } else {
+      env_.counters.droppedResponses.inc();
+    }
+    return;
+  }
+  if (m.isRequest()) {
+    env_.counters.rxRequests.inc();
+    handleRequest(m, src, in, conn);
+  } else {
+    env_.counters.rxResponses.inc();
+    handleResponse(m, data, len, src, in);
+  }
+}
+
+void Worker::handleRequest(SipMessage& m, const Endpoint& src, SocketId in, TcpConn* conn) {
+  Context ctx(m, src, in, env_);
+  if (log::enabled(conf::LogLevel::Debug)) {
+    SE_DEBUG("w%u rx request %s from %s (%s)", id_, m.sip()->sip_request->rq_method_name, src.text().c_str(),
+             std::string(zoneName(ctx.sourceZone)).c_str());
+  }
+  if (requests_.request(ctx) == Verdict::Stop) {
+    if (!ctx.reply.empty()) {
+      // ACK never gets a response.
+      if (m.sip()->sip_request->rq_method != sip_method_ack) sendBack(src, in, conn, std::move(ctx.reply));
+    }
+    return;
+  }
+  Endpoint local = env_.local.local(ctx.out);
+  std::string via = "SIP/2.0/";
+  via += transportUpper(ctx.target->transport);
+  via += ' ';
+  via += local.hostport();
+  via += ";branch=";
+  via += computeBranch(ctx);
+  if (!m.insert(sip_via_class, via) || !m.serialize(scratch_)) {
+    env_.counters.sendErrors.inc();
+    return;
+  }
+  if (log::enabled(conf::LogLevel::Debug)) {
+    SE_DEBUG("w%u -> %s:\n%s", id_, ctx.target->text().c_str(), log::maskNumbers(scratch_).c_str());
+  }
+  env_.counters.forwardedRequests.inc();
+  send(ctx.out, *ctx.target, scratch_);
+}
+
+void Worker::handleResponse(SipMessage& m, const char* data, std::size_t len, const Endpoint& src, SocketId in) {
+  if (health_ && health_->onResponse(m)) return;
+  Context ctx(m, src, in, env_);
+  if (responses_.response(ctx) == Verdict::Stop) return;
+  if (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != id_ && peers_ &&
+      static_cast<std::size_t>(ctx.ownerWorker) < peers_->size()) {
+    // The transaction belongs to another worker (it may hold the TCP connection or dialog state).
+    env_.counters.crossWorker.inc();
+    Worker* owner = (*peers_)[static_cast<std::size_t>(ctx.ownerWorker)].get();
+    asio::post(owner->ioc(), [owner, bytes = std::string(data, len), src, in] {
+      owner->onMessage(bytes.data(), bytes.size(), src, in, nullptr);
+    });
+    return;
+  }
+  if (!m.serialize(scratch_)) {
+    env_.counters.sendErrors.inc();
+    return;
+  }
+  env_.counters.forwardedResponses.inc();
+  send(ctx.out, *ctx.target, scratch_);
+}
+
+}  // namespace sipedge::proxy

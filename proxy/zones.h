@@ -1,0 +1,26 @@
+// Zones: which side of sipedge a peer is on. Trust is by address, never by port (a PBX sends from many ports).
+#pragma once
+
+#include "conf/config.h"
+#include "endpoint.h"
+
+#include <vector>
+
+namespace sipedge::proxy {
+
+enum class Zone : std::uint8_t { Access, Core, Carrier };
+std::string_view zoneName(Zone z);
+
+class ZoneTable {
+ public:
+  explicit ZoneTable(const conf::Config& c);
+  Zone classify(const boost::asio::ip::address& a) const;
+  // The carrier whose target address is `a`, or -1.
+  int carrierIndex(const boost::asio::ip::address& a) const;
+
+ private:
+  std::vector<boost::asio::ip::address> core_;
+  std::vector<boost::asio::ip::address> carriers_;
+};
+
+}  // namespace sipedge::proxy

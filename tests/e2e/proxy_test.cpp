@@ -1,0 +1,151 @@
+// End-to-end tests of the proxy: the real binary, real sockets on 127.0.0.x. Phones live on 127.0.0.1,
+// the PBX on 127.0.0.2 (the core zone is recognised by address).
+#include "harness.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+using namespace sipedge::test;
+
+namespace {
+
+std::string pbxConfig(const std::vector<std::string>& targets, int intervalMs = 200) {
+  std::string t;
+  for (auto& x : targets) t += (t.empty() ? "" : ", ") + std::string("\"") + x + "\"";
+  return "[pbx]\ntargets = [" + t + "]\nping_interval_ms = " + std::to_string(intervalMs) +
+         "\nping_timeout_ms = 150\nping_failures = 2\n";
+}
+
+std::string request(const std::string& method, const std::string& ruri, const Addr& from, const std::string& transport,
+                    const std::string& callId, int cseq = 1, const std::string& extra = "",
+                    const std::string& toTag = "") {
+  std::string m = method + " " + ruri + " SIP/2.0\r\n";
+  m += "Via: SIP/2.0/" + transport + " " + from.hostport() + ";branch=z9hG4bK" + callId + std::to_string(cseq) +
+       method + ";rport\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <sip:alice@example.com>;tag=a1\r\n";
+  m += "To: <sip:bob@example.com>" + (toTag.empty() ? std::string() : ";tag=" + toTag) + "\r\n";
+  m += "Call-ID: " + callId + "\r\n";
+  m += "CSeq: " + std::to_string(cseq) + " " + method + "\r\n";
+  m += "Contact: <sip:alice@" + from.hostport() + ">\r\n";
+  m += extra;
+  m += "Content-Length: 0\r\n\r\n";
+  return m;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pbx = std::make_unique<UdpPeer>("127.0.0.2");
+    edge = std::make_unique<SipedgeProcess>(pbxConfig({"udp:" + pbx->addr().hostport()}));
+    ASSERT_TRUE(edge->started()) << edge->log();
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "---- sipedge log ----\n" << edge->log().substr(0, 20000);
+  }
+  std::unique_ptr<UdpPeer> pbx;
+  std::unique_ptr<SipedgeProcess> edge;
+};
+
+}  // namespace
+
+TEST_F(ProxyTest, AnswersOptionsAddressedToItOverUdp) {
+  UdpPeer phone;
+  phone.sendTo(edge->ports().udp, request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "opt1"));
+  auto r = phone.recv();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 200) << *r;
+  EXPECT_NE(header(*r, "Via").find("received=127.0.0.1"), std::string::npos) << *r;
+}
+
+TEST_F(ProxyTest, AnswersOptionsAndCrlfKeepaliveOverTcp) {
+  TcpPeer phone;
+  ASSERT_TRUE(phone.connect(edge->ports().tcp));
+  ASSERT_TRUE(phone.send("\r\n\r\n"));
+  auto pong = phone.recvRaw(2);
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(*pong, "\r\n");
+  // A message split across writes is reassembled by Content-Length.
+  std::string m = request("OPTIONS", "sip:" + edge->ports().tcp.hostport() + ";transport=tcp", phone.addr(), "TCP", "opt2");
+  ASSERT_TRUE(phone.send(m.substr(0, 40)));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(phone.send(m.substr(40)));
+  auto r = phone.recvMessage();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 200) << *r;
+}
+
+TEST_F(ProxyTest, ForwardsInviteFromPhoneToPbxAndResponsesBack) {
+  UdpPeer phone;
+  phone.sendTo(edge->ports().udp, request("INVITE", "sip:bob@example.com", phone.addr(), "UDP", "call1"));
+  Addr from;
+  auto fwd = pbx->recvSkippingPings(2000ms, &from);
+  ASSERT_TRUE(fwd);
+  EXPECT_EQ(firstLine(*fwd), "INVITE sip:bob@example.com SIP/2.0");
+  auto vias = headers(*fwd, "Via");
+  ASSERT_EQ(vias.size(), 2u) << *fwd;
+  EXPECT_NE(vias[0].find("branch=z9hG4bKse"), std::string::npos);
+  EXPECT_NE(vias[0].find(edge->ports().internalUdp[0].hostport()), std::string::npos) << vias[0];
+  EXPECT_NE(vias[1].find("rport=" + std::to_string(phone.addr().port)), std::string::npos) << vias[1];
+  EXPECT_EQ(header(*fwd, "Max-Forwards"), "69");
+  auto rr = headers(*fwd, "Record-Route");
+  ASSERT_EQ(rr.size(), 2u) << *fwd;  // zone changes access -> core: two entries
+  EXPECT_NE(rr[0].find(edge->ports().internalUdp[0].hostport()), std::string::npos);
+  EXPECT_NE(rr[1].find(edge->ports().udp.hostport()), std::string::npos);
+  EXPECT_EQ(from.port, edge->ports().internalUdp[0].port);
+
+  pbx->sendTo(from, respond(*fwd, 180, "Ringing"));
+  auto ringing = phone.recv();
+  ASSERT_TRUE(ringing);
+  EXPECT_EQ(statusCode(*ringing), 180);
+  EXPECT_EQ(headers(*ringing, "Via").size(), 1u) << *ringing;
+
+  // A retransmitted INVITE gets the same branch (stateless, RFC 3261 §16.11).
+  phone.sendTo(edge->ports().udp, request("INVITE", "sip:bob@example.com", phone.addr(), "UDP", "call1"));
+  auto again = pbx->recvSkippingPings();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(headers(*again, "Via")[0], vias[0]);
+}
+
+TEST_F(ProxyTest, RejectsMaxForwardsZeroWith483) {
+  UdpPeer phone;
+  std::string m = request("INVITE", "sip:bob@example.com", phone.addr(), "UDP", "mf0");
+  auto pos = m.find("Max-Forwards: 70");
+  m.replace(pos, 16, "Max-Forwards: 0");
+  phone.sendTo(edge->ports().udp, m);
+  auto r = phone.recv();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 483) << *r;
+}
+
+TEST_F(ProxyTest, RejectsGarbageWith400AndKeepsServing) {
+  UdpPeer phone;
+  phone.sendTo(edge->ports().udp, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\n"
+                                  "From: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  auto r = phone.recv();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 400) << *r;
+  EXPECT_NE(firstLine(*r).find("To"), std::string::npos) << *r;
+  phone.sendTo(edge->ports().udp, std::string("\x01\x02garbage\0\xff", 12));
+  phone.sendTo(edge->ports().udp, request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "opt3"));
+  auto ok = phone.recv();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(statusCode(*ok), 200);
+}
+
+TEST(ProxyCli, VersionAndConfigErrors) {
+  std::string out;
+  EXPECT_EQ(runSipedge({"--version"}, out), 0);
+  EXPECT_NE(out.find("sipedge "), std::string::npos);
+  std::string dir = makeTempDir();
+  {
+    std::ofstream f(dir + "/bad.toml");
+    f << "[server]\nworkers = 2\n\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nprot = 5060\n";
+  }
+  EXPECT_NE(runSipedge({"--check-config", dir + "/bad.toml"}, out), 0);
+  EXPECT_NE(out.find(dir + "/bad.toml:7: option 'listen.prot': unknown option"), std::string::npos) << out;
+  EXPECT_EQ(runSipedge({"--check-config", std::string(SIPEDGE_SOURCE_DIR) + "/conf/sipedge.toml"}, out), 0) << out;
+  std::system(("rm -rf " + dir).c_str());
+}

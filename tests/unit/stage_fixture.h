@@ -1,0 +1,106 @@
+// Runs pipeline stages on raw messages without sockets: a WorkerEnv with fixed addresses.
+// Phones are 192.0.2.x (access), the PBX is 10.0.0.2:5080 (core), a carrier is 203.0.113.9 (carrier);
+// sipedge listens on 198.51.100.1:5060 UDP+TCP, internal 10.0.0.1:5070.
+#pragma once
+
+#include "conf/config.h"
+#include "proxy/context.h"
+#include "proxy/stage.h"
+#include "proxy/stages/stages.h"
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+namespace sipedge::test {
+
+inline std::string readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+inline std::string dataFile(const std::string& rel) { return readFile(std::string(SIPEDGE_SOURCE_DIR) + "/tests/data/" + rel); }
+
+class StageFixture {
+ public:
+  StageFixture() {
+    cfg = conf::parseConfig(R"(
+[server]
+workers = 1
+[[listen]]
+transport = "udp"
+address = "198.51.100.1"
+port = 5060
+[[listen]]
+transport = "tcp"
+address = "198.51.100.1"
+port = 5060
+[internal]
+address = "10.0.0.1"
+port_base = 5070
+[pbx]
+targets = ["udp:10.0.0.2:5080", "udp:10.0.0.3:5080"]
+[[carrier]]
+name = "trunk"
+target = "udp:203.0.113.9:5060"
+)", "fixture.toml");
+    zones = std::make_unique<proxy::ZoneTable>(*cfg);
+    auto ip = [](const char* s) { return boost::asio::ip::make_address(s); };
+    pbx = std::make_unique<proxy::PbxHealth>(std::vector<proxy::Endpoint>{
+        {proxy::Transport::Udp, ip("10.0.0.2"), 5080}, {proxy::Transport::Udp, ip("10.0.0.3"), 5080}});
+    env.cfg = cfg;
+    env.zones = zones.get();
+    env.pbx = pbx.get();
+    env.local.publics = {{proxy::Transport::Udp, ip("198.51.100.1"), 5060}, {proxy::Transport::Tcp, ip("198.51.100.1"), 5060}};
+    env.local.internalUdp = {proxy::Transport::Udp, ip("10.0.0.1"), 5070};
+    env.local.internalTcp = {proxy::Transport::Tcp, ip("10.0.0.1"), 5070};
+    env.local.everyInternal = {env.local.internalUdp, env.local.internalTcp};
+    requests = proxy::makeRequestPipeline();
+    responses = proxy::makeResponsePipeline();
+  }
+
+  struct Result {
+    proxy::Verdict verdict;
+    std::string reply;      // local response, if any
+    std::string forwarded;  // the message as it would leave (without the Via the worker adds)
+    std::optional<proxy::Endpoint> target;
+    proxy::Zone targetZone = proxy::Zone::Access;
+    bool parsed = false;
+  };
+
+  Result run(const std::string& raw, const proxy::Endpoint& src) {
+    Result r;
+    auto m = proxy::SipMessage::parse(raw.data(), raw.size());
+    r.parsed = m.valid();
+    if (!m.valid()) return r;
+    proxy::SocketId in;
+    in.kind = proxy::SocketId::Kind::Public;
+    in.index = src.transport == proxy::Transport::Tcp ? 1 : 0;
+    in.transport = src.transport;
+    if (zones->classify(src.addr) == proxy::Zone::Core) in.kind = proxy::SocketId::Kind::Internal;
+    proxy::Context ctx(m, src, in, env);
+    r.verdict = m.isRequest() ? requests.request(ctx) : responses.response(ctx);
+    r.reply = ctx.reply;
+    r.target = ctx.target;
+    r.targetZone = ctx.targetZone;
+    if (r.verdict == proxy::Verdict::Continue) m.serialize(r.forwarded);
+    return r;
+  }
+
+  static proxy::Endpoint phone(const char* ip = "192.0.2.10", std::uint16_t port = 5062,
+                               proxy::Transport t = proxy::Transport::Udp) {
+    return {t, boost::asio::ip::make_address(ip), port};
+  }
+  static proxy::Endpoint pbxAddr() { return {proxy::Transport::Udp, boost::asio::ip::make_address("10.0.0.2"), 5080}; }
+
+  std::shared_ptr<const conf::Config> cfg;
+  std::unique_ptr<proxy::ZoneTable> zones;
+  std::unique_ptr<proxy::PbxHealth> pbx;
+  proxy::WorkerEnv env;
+  proxy::Pipeline requests, responses;
+};
+
+}  // namespace sipedge::test
