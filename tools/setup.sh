@@ -9,7 +9,8 @@ PACKAGES=(
   libsofia-sip-ua-dev libboost-dev librocksdb-dev libsrtp2-dev libsodium-dev libtomlplusplus-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev
   # real peers for tests
-  sip-tester kamailio libnet-sip-perl procps iproute2 python3
+  # netbase: /etc/protocols and /etc/services, which kamailio needs (getprotobyname)
+  netbase sip-tester kamailio libnet-sip-perl procps iproute2 python3
 )
 
 missing=()

@@ -81,8 +81,8 @@ std::uint32_t loopHash(const SipMessage& m) {
   url_e(buf, sizeof buf, sip->sip_request->rq_url);
   buf[sizeof buf - 1] = 0;
   h.add(std::string_view(buf));
+  // No To tag: the ACK for a non-2xx response carries one the INVITE had not, and must get the INVITE's branch.
   h.add(sip->sip_from ? sip->sip_from->a_tag : nullptr);
-  h.add(sip->sip_to ? sip->sip_to->a_tag : nullptr);
   h.add(sip->sip_call_id ? sip->sip_call_id->i_id : nullptr);
   h.add(static_cast<std::uint64_t>(sip->sip_cseq ? sip->sip_cseq->cs_seq : 0));
   for (const sip_route_t* r = sip->sip_route; r; r = r->r_next) {
@@ -100,7 +100,7 @@ std::string computeBranch(const Context& ctx) {
   if (v->v_branch && std::strncmp(v->v_branch, "z9hG4bK", 7) == 0) {
     tx.add(v->v_branch).add(v->v_host).add(v->v_port);
   } else {  // RFC 2543 peer: derive the transaction from what identifies it
-    tx.add(sip->sip_call_id->i_id).add(sip->sip_from->a_tag).add(sip->sip_to->a_tag);
+    tx.add(sip->sip_call_id->i_id).add(sip->sip_from->a_tag);
     tx.add(static_cast<std::uint64_t>(sip->sip_cseq->cs_seq)).add(v->v_host).add(v->v_port);
   }
   std::string b(kBranchPrefix);

@@ -149,3 +149,91 @@ TEST(ProxyCli, VersionAndConfigErrors) {
   EXPECT_EQ(runSipedge({"--check-config", std::string(SIPEDGE_SOURCE_DIR) + "/conf/sipedge.toml"}, out), 0) << out;
   std::system(("rm -rf " + dir).c_str());
 }
+
+TEST_F(ProxyTest, CancelAndNon2xxAckShareTheInvitesBranch) {
+  UdpPeer phone;
+  std::string inv = request("INVITE", "sip:bob@example.com", phone.addr(), "UDP", "cx1");
+  phone.sendTo(edge->ports().udp, inv);
+  Addr from;
+  auto fwdInv = pbx->recvSkippingPings(2000ms, &from);
+  ASSERT_TRUE(fwdInv);
+  std::string branch = headers(*fwdInv, "Via")[0];
+
+  // CANCEL: same branch as the INVITE upstream, so the PBX can match it (RFC 3261 §9.2, §16.11).
+  std::string cancel = inv;
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("CSeq: 1 INVITE"), 14, "CSeq: 1 CANCEL");
+  phone.sendTo(edge->ports().udp, cancel);
+  auto fwdCancel = pbx->recvSkippingPings();
+  ASSERT_TRUE(fwdCancel);
+  EXPECT_EQ(firstLine(*fwdCancel), "CANCEL sip:bob@example.com SIP/2.0");
+  EXPECT_EQ(headers(*fwdCancel, "Via")[0], branch);
+  pbx->sendTo(from, respond(*fwdCancel, 200, "OK"));
+  auto cancelOk = phone.recv();
+  ASSERT_TRUE(cancelOk);
+  EXPECT_EQ(statusCode(*cancelOk), 200);
+  pbx->sendTo(from, respond(*fwdInv, 487, "Request Terminated"));
+  auto terminated = phone.recv();
+  ASSERT_TRUE(terminated);
+  EXPECT_EQ(statusCode(*terminated), 487);
+
+  // ACK for the 487: same branch again (it is part of the INVITE transaction).
+  std::string ack = inv;
+  ack.replace(0, 6, "ACK");
+  ack.replace(ack.find("CSeq: 1 INVITE"), 14, "CSeq: 1 ACK");
+  ack.replace(ack.find("To: <sip:bob@example.com>"), 25, "To: <sip:bob@example.com>;tag=uas1");
+  phone.sendTo(edge->ports().udp, ack);
+  auto fwdAck = pbx->recvSkippingPings();
+  ASSERT_TRUE(fwdAck);
+  EXPECT_EQ(firstLine(*fwdAck), "ACK sip:bob@example.com SIP/2.0");
+  EXPECT_EQ(headers(*fwdAck, "Via")[0], branch);
+}
+
+TEST_F(ProxyTest, OversizedAndInjectedMessagesAreRejected) {
+  UdpPeer phone;
+  // 20 KiB header block: over limits.max_header_bytes (16 KiB) -> 513.
+  std::string big = request("MESSAGE", "sip:bob@example.com", phone.addr(), "UDP", "big1", 1,
+                            "X-Filler: " + std::string(20000, 'x') + "\r\n");
+  phone.sendTo(edge->ports().udp, big);
+  auto r = phone.recv();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 513) << firstLine(*r);
+  // A bare LF inside the header block could smuggle a header past other parsers: 400, never forwarded.
+  std::string injected = request("MESSAGE", "sip:bob@example.com", phone.addr(), "UDP", "inj1", 1,
+                                 "Subject: hi\nP-Asserted-Identity: <sip:+1555@evil>\r\n");
+  phone.sendTo(edge->ports().udp, injected);
+  r = phone.recv();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 400) << *r;
+  EXPECT_FALSE(pbx->recvSkippingPings(300ms)) << "an injected message reached the PBX";
+
+  // Over TCP: a declared body beyond max_message_bytes gets 513 and the stream is closed.
+  TcpPeer tcp;
+  ASSERT_TRUE(tcp.connect(edge->ports().tcp));
+  std::string hdr = "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP " + tcp.addr().hostport() +
+                    ";branch=z9hG4bKbig2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: big2\r\n"
+                    "CSeq: 1 MESSAGE\r\nContent-Length: 900000\r\n\r\n";
+  ASSERT_TRUE(tcp.send(hdr));
+  auto tr = tcp.recvMessage();
+  ASSERT_TRUE(tr);
+  EXPECT_EQ(statusCode(*tr), 513) << *tr;
+  EXPECT_TRUE(tcp.closedByPeer());
+  // Still serving.
+  phone.sendTo(edge->ports().udp, request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "o9"));
+  r = phone.recv();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(statusCode(*r), 200);
+}
+
+TEST(ProxyTcp, IdleConnectionsAreClosed) {
+  UdpPeer pbx("127.0.0.2");
+  SipedgeProcess edge("[pbx]\ntargets = [\"udp:" + pbx.addr().hostport() + "\"]\n[limits]\ntcp_idle_timeout_s = 1\n");
+  ASSERT_TRUE(edge.started()) << edge.log();
+  TcpPeer c;
+  ASSERT_TRUE(c.connect(edge.ports().tcp));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closedByPeer(4000ms));
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(secs, 0.8);
+  EXPECT_LT(secs, 3.5);
+}

@@ -88,6 +88,12 @@ stop_pid() {   # stop one process we started: SIGTERM, wait up to 3 s, then SIGK
   wait "$pid" 2>/dev/null || true
 }
 
+forget_pid() {   # a child we have reaped: never signal its (possibly reused) PID again
+  local p keep=()
+  for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
 cleanup() {
   local rc=$?
   set +e
@@ -161,7 +167,8 @@ kamailio -DD -E -f "$peers/kamailio-registrar.cfg" \
 kam_pid=$!
 pids+=("$kam_pid")
 perl "$peers/sip_options.pl" --quiet --transport "$transport" --tries 50 --interval-ms 100 "$PBX_IP:$kam_port" \
-  || fail "Kamailio does not answer OPTIONS on $transport:$PBX_IP:$kam_port"
+  || { kill -0 "$kam_pid" 2>/dev/null || fail "Kamailio exited at start (see kamailio.log)"
+       fail "Kamailio does not answer OPTIONS on $transport:$PBX_IP:$kam_port"; }
 kill -0 "$kam_pid" 2>/dev/null || fail "Kamailio exited"
 log "Kamailio answers OPTIONS (pid $kam_pid)"
 
@@ -226,10 +233,10 @@ port_a=$(free_port "$PHONE_IP") || fail "no free port"
 port_b=$(free_port "$PHONE_IP") || fail "no free port"
 while [[ $port_b == "$port_a" ]]; do port_b=$(free_port "$PHONE_IP"); done
 
-phone() {   # name port log-prefix args...
+phone() {   # name port log-prefix args...   (always run in a subshell: "phone ... &", so exec makes $! the phone)
   local name=$1 port=$2 prefix=$3; shift 3
-  perl "$peers/phone.pl" --local "$PHONE_IP:$port" --proxy "$proxy_host:$proxy_port" --transport "$transport" \
-    --user "$name" --domain "$DOMAIN" --debug "$PHONE_DEBUG" --timeout 25 "$@" \
+  exec perl "$peers/phone.pl" --local "$PHONE_IP:$port" --proxy "$proxy_host:$proxy_port" --transport "$transport" \
+    --user "$name" --domain "$DOMAIN" --debug "$PHONE_DEBUG" --timeout 15 "$@" \
     >"$tmp/$prefix.log" 2>"$tmp/$prefix.err"
 }
 
@@ -242,19 +249,31 @@ run_round() {   # round callee callee_port caller caller_port callee-extra calle
   phone "$callee" "$cport" "$clog" $callee_extra --unregister register-and-answer &
   local callee_pid=$!
   pids+=("$callee_pid")
-  wait_for_line "$tmp/$clog.log" '^EVENT (registered|register-failed|done)' 15 "$callee_pid" \
+  wait_for_line "$tmp/$clog.log" '^EVENT (registered|register-failed|done)' 12 "$callee_pid" \
     || fail "$callee did not finish registering"
   expect_event "$tmp/$clog.log" registered
 
   step="round $round: $caller calls $callee"
   local caller_rc=0
+  # in the background too, so that a SIGTERM to this script is handled at once (wait is interruptible)
   # shellcheck disable=SC2086
-  phone "$caller" "$rport" "$rlog" $caller_extra --unregister --to "$callee" register-and-call || caller_rc=$?
+  phone "$caller" "$rport" "$rlog" $caller_extra --unregister --to "$callee" register-and-call &
+  local caller_pid=$!
+  pids+=("$caller_pid")
+  wait "$caller_pid" || caller_rc=$?
+  forget_pid "$caller_pid"
   local callee_rc=0
   step="round $round: waiting for $callee to finish"
   local i
-  for (( i=0; i<150; i++ )); do kill -0 "$callee_pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$callee_pid" || callee_rc=$?
+  for (( i=0; i<50; i++ )); do kill -0 "$callee_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$callee_pid" 2>/dev/null; then
+    log "round $round: $callee still running 5 s after the caller finished; stopping it"
+    stop_pid "$callee_pid"
+    callee_rc=124
+  else
+    wait "$callee_pid" || callee_rc=$?
+  fi
+  forget_pid "$callee_pid"
 
   step="round $round: checking events"
   log "round $round: $caller exit $caller_rc, $callee exit $callee_rc"
@@ -301,6 +320,9 @@ run_round 2 alice "$port_a" bob "$port_b" "--rport --hangup-after 300" "--rport 
 step="Kamailio log checks"
 kill -0 "$kam_pid" 2>/dev/null || fail "Kamailio died during the test"
 grep -q 'REGISTER .*bob' "$tmp/kamailio.log" || fail "Kamailio saw no REGISTER for bob"
+# the PBX record-routed the dialogs, so ACK and BYE of both calls must have passed it (loose_route)
+[[ $(grep -c 'in-dialog ACK' "$tmp/kamailio.log") -ge 2 ]] || fail "Kamailio did not see the ACK of both calls"
+[[ $(grep -c 'in-dialog BYE' "$tmp/kamailio.log") -ge 2 ]] || fail "Kamailio did not see the BYE of both calls"
 if [[ $direct -eq 0 ]]; then
   kill -0 "$sipedge_pid" 2>/dev/null || fail "sipedge died during the test"
   grep -Eq 'REGISTER .*bob.* path=<?sips?:' "$tmp/kamailio.log" \

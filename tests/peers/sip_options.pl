@@ -11,6 +11,7 @@ use warnings;
 use Getopt::Long qw(GetOptions);
 use IO::Socket::INET;
 use IO::Select;
+use Time::HiRes qw(time sleep);
 
 my %o = (transport => 'udp', 'from-ip' => '127.0.0.1', tries => 50, 'interval-ms' => 100);
 GetOptions(\%o, 'transport=s', 'from-ip=s', 'tries=i', 'interval-ms=i', 'quiet') or exit 2;
@@ -19,7 +20,12 @@ my ($host, $port) = $dst =~ /^([\d.]+):(\d+)$/ or die "HOST:PORT expected\n";
 my $tp = $o{transport};
 die "--transport udp|tcp\n" unless $tp =~ /^(udp|tcp)$/;
 
+my $pause = sub {    # the rest of this try's interval (a refused UDP port answers with ICMP at once)
+    my $left = $o{'interval-ms'} / 1000 - (time - shift);
+    sleep($left) if $left > 0;
+};
 for my $try (1 .. $o{tries}) {
+    my $started = time;
     my $sock = IO::Socket::INET->new(
         Proto     => $tp,
         LocalAddr => $o{'from-ip'},
@@ -28,7 +34,7 @@ for my $try (1 .. $o{tries}) {
         ($tp eq 'tcp' ? (Timeout => $o{'interval-ms'} / 1000) : ()),
     );
     if (!$sock) {
-        select(undef, undef, undef, $o{'interval-ms'} / 1000);
+        $pause->($started);
         next;
     }
     my $lport = $sock->sockport;
@@ -62,6 +68,7 @@ for my $try (1 .. $o{tries}) {
         last if $tp eq 'udp';
     }
     close $sock;
+    $pause->($started);
 }
 print "no answer from $tp:$dst after $o{tries} tries\n" unless $o{quiet};
 exit 3;
