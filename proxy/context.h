@@ -5,6 +5,7 @@
 #include "conf/config.h"
 #include "counters.h"
 #include "endpoint.h"
+#include "route_token.h"
 #include "sip_message.h"
 #include "zones.h"
 
@@ -66,6 +67,7 @@ struct WorkerEnv {
   std::shared_ptr<const conf::Config> cfg;
   const ZoneTable* zones = nullptr;
   PbxHealth* pbx = nullptr;
+  const RouteToken* tokens = nullptr;
   LocalSockets local;
   Counters counters;
 };
@@ -95,6 +97,8 @@ struct Context {
   std::uint32_t loopHash = 0;
   // For responses: the worker that forwarded the request (from our branch); -1 = this one.
   int ownerWorker = -1;
+  // Why a stage dropped the message without a reply (for debug logs).
+  const char* dropReason = nullptr;
 };
 
 }  // namespace sipedge::proxy

@@ -5,10 +5,12 @@
 #include "worker.h"
 
 #include <boost/asio/signal_set.hpp>
+#include <sodium.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 
@@ -81,6 +83,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "sipedge: libsodium failed to initialise\n");
+    return 1;
+  }
+  std::unique_ptr<proxy::RouteToken> tokens;
+  try {
+    tokens = std::make_unique<proxy::RouteToken>(proxy::RouteToken::loadOrCreateKey(cfg->dataDir + "/route.key"));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipedge: %s\n", e.what());
+    return 1;
+  }
   proxy::sofiaInit();
   proxy::ZoneTable zones(*cfg);
   std::vector<proxy::Endpoint> pbxTargets;
@@ -93,7 +106,7 @@ int main(int argc, char** argv) {
   for (auto& l : cfg->listen) publics.push_back({l.transport, boost::asio::ip::make_address(l.address), l.port});
   try {
     for (unsigned i = 0; i < cfg->workers; ++i) {
-      workers.push_back(std::make_unique<proxy::Worker>(i, cfg, zones, health));
+      workers.push_back(std::make_unique<proxy::Worker>(i, cfg, zones, health, *tokens));
       workers.back()->bind(publics);
     }
   } catch (const std::system_error& e) {
@@ -116,6 +129,14 @@ int main(int argc, char** argv) {
     if (!ec) SE_INFO("signal %d: stopping", sig);
     mainIo.stop();
   });
+  // SIGHUP must not kill a production proxy; live reload comes with a later issue.
+  boost::asio::signal_set hup(mainIo, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> onHup = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    SE_WARN("SIGHUP: configuration reload is not supported yet; restart sipedge to apply changes");
+    hup.async_wait(onHup);
+  };
+  hup.async_wait(onHup);
   ::signal(SIGPIPE, SIG_IGN);
 
   for (auto& w : workers) w->start();

@@ -109,7 +109,12 @@ std::string makeRawResponse(std::string_view raw, int status, std::string_view p
     if (e == std::string_view::npos || e == pos) break;
     auto line = raw.substr(pos, e - pos);
     pos = e + 2;
-    if (line.find('\0') != std::string_view::npos) continue;
+    // Never reflect control bytes: a bare CR/LF or NUL copied into our reply would let the sender inject
+    // headers into what we send back (response splitting).
+    bool clean = line.size() <= 1024;
+    for (char ch : line)
+      if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7f) clean = false;
+    if (!clean) continue;
     if (isHeader(line, "via", 'v') || isHeader(line, "from", 'f') || isHeader(line, "call-id", 'i') ||
         isHeader(line, "cseq", '\x01')) {
       out.append(line).append("\r\n");

@@ -137,13 +137,15 @@ void TcpConn::close() {
 
 // ---------------------------------------------------------------- Worker
 
-Worker::Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx)
+Worker::Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx,
+               const RouteToken& tokens)
     : id_(id), requests_(makeRequestPipeline()), responses_(makeResponsePipeline()),
       rx_(new std::array<char, 65536>[kBatch]) {
   env_.worker = id;
   env_.cfg = std::move(cfg);
   env_.zones = &zones;
   env_.pbx = &pbx;
+  env_.tokens = &tokens;
 }
 
 Worker::~Worker() {
@@ -397,6 +399,8 @@ void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, S
     return;
   }
   auto headerEnd = raw.find("\r\n\r\n");
+  // A datagram without the empty line after its headers is truncated (RFC 3261 §7): it cannot be forwarded
+  // intact. TCP framing already guarantees the empty line.
   std::string_view head = raw.substr(0, headerEnd == std::string_view::npos ? len : headerEnd);
   if (head.size() > cfg.maxHeaderBytes) {
     env_.counters.tooLarge.inc();
@@ -405,7 +409,7 @@ void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, S
     return;
   }
   // Raw NUL or bare CR/LF inside the header block can smuggle headers past other parsers: never forward them.
-  bool smuggled = head.find('\0') != std::string_view::npos;
+  bool smuggled = head.find('\0') != std::string_view::npos || headerEnd == std::string_view::npos;
   for (std::size_t i = 0; !smuggled && i < head.size(); ++i) {
     if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) smuggled = true;
     if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) smuggled = true;
@@ -414,7 +418,10 @@ void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, S
   if (!smuggled) m = SipMessage::parse(data, len);
   if (!m.valid() || smuggled) {
     env_.counters.parseErrors.inc();
-    std::string r = makeRawResponse(raw, 400, smuggled ? "Bad Header Line" : "Bad Request");
+    const char* why = headerEnd == std::string_view::npos ? "Incomplete Message"
+                      : smuggled                         ? "Bad Header Line"
+                                                         : "Bad Request";
+    std::string r = makeRawResponse(raw, 400, why);
     if (!r.empty()) {
       env_.counters.badRequests.inc();
       sendBack(src, in, conn, std::move(r));
@@ -466,7 +473,14 @@ void Worker::handleRequest(SipMessage& m, const Endpoint& src, SocketId in, TcpC
 void Worker::handleResponse(SipMessage& m, const char* data, std::size_t len, const Endpoint& src, SocketId in) {
   if (health_ && health_->onResponse(m)) return;
   Context ctx(m, src, in, env_);
-  if (responses_.response(ctx) == Verdict::Stop) return;
+  if (log::enabled(conf::LogLevel::Debug)) {
+    SE_DEBUG("w%u rx response %d %s from %s", id_, m.status(), m.sip()->sip_cseq ? m.sip()->sip_cseq->cs_method_name : "?",
+             src.text().c_str());
+  }
+  if (responses_.response(ctx) == Verdict::Stop) {
+    if (ctx.dropReason) SE_DEBUG("w%u dropped response from %s: %s", id_, src.text().c_str(), ctx.dropReason);
+    return;
+  }
   if (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != id_ && peers_ &&
       static_cast<std::size_t>(ctx.ownerWorker) < peers_->size()) {
     // The transaction belongs to another worker (it may hold the TCP connection or dialog state).

@@ -51,7 +51,8 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
 
 class Worker {
  public:
-  Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx);
+  Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx,
+         const RouteToken& tokens);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -11,8 +11,7 @@ bool hasNoFurtherRoute(const Context& ctx) { return ctx.m.sip()->sip_route == nu
 
 void keepDst(Context& ctx, const url_t* u) {
   if (auto d = uriParam(u, "dst")) {
-    Endpoint e;
-    if (parseEndpoint(*d, e)) ctx.routeDst = e;
+    if (auto e = ctx.env.tokens->open(*d)) ctx.routeDst = *e;
   }
 }
 

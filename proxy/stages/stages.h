@@ -5,9 +5,11 @@
 
 namespace sipedge::proxy {
 
-// Rejects requests that lack mandatory headers or carry headers sofia could not parse (400), a SIP version
-// other than 2.0 (505), an unknown URI scheme (416), a CSeq method that differs from the request line (400),
-// or Proxy-Require options (420).
+// Rejects requests that lack mandatory headers or carry headers sofia could not parse (400), a malformed
+// Request-URI (bad scheme, invalid IPv6 reference, control or non-ASCII bytes, escaped headers: 400), header
+// names that are not tokens (400), a Content-Length other than the body's (400), a SIP version other than 2.0
+// (505), an unknown URI scheme (416), a CSeq method that differs from the request line (400), or Proxy-Require
+// options (420).
 class RequestSanity final : public Stage {
  public:
   std::string_view name() const override { return "sanity"; }

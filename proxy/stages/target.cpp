@@ -117,11 +117,11 @@ bool createsDialog(const sip_t* sip) {
   }
 }
 
-std::string ourUri(const Endpoint& local, const std::optional<Endpoint>& dst) {
+std::string ourUri(const Context& ctx, const Endpoint& local, const std::optional<Endpoint>& dst) {
   std::string u = "<sip:" + local.hostport();
   if (local.transport == Transport::Tcp) u += ";transport=tcp";
   u += ";lr";
-  if (dst) u += ";dst=" + dst->text();
+  if (dst) u += ";dst=" + ctx.env.tokens->seal(*dst);
   u += ">";
   return u;
 }
@@ -135,7 +135,7 @@ Verdict RecordRouter::onRequest(Context& ctx) {
   else if (ctx.targetZone == Zone::Access) accessPeer = *ctx.target;
 
   if (sip->sip_request->rq_method == sip_method_register) {
-    if (ctx.sourceZone == Zone::Access && !ctx.m.insert(sip_path_class, ourUri(ctx.env.local.local(ctx.out), accessPeer))) {
+    if (ctx.sourceZone == Zone::Access && !ctx.m.insert(sip_path_class, ourUri(ctx, ctx.env.local.local(ctx.out), accessPeer))) {
       ctx.respond(500, "Server Internal Error");
       return Verdict::Stop;
     }
@@ -144,8 +144,8 @@ Verdict RecordRouter::onRequest(Context& ctx) {
   if (!createsDialog(sip)) return Verdict::Continue;
   Endpoint in = ctx.env.local.local(ctx.in);
   Endpoint out = ctx.env.local.local(ctx.out);
-  bool ok = ctx.m.insert(sip_record_route_class, ourUri(in, accessPeer));
-  if (ok && !(in == out)) ok = ctx.m.insert(sip_record_route_class, ourUri(out, accessPeer));
+  bool ok = ctx.m.insert(sip_record_route_class, ourUri(ctx, in, accessPeer));
+  if (ok && !(in == out)) ok = ctx.m.insert(sip_record_route_class, ourUri(ctx, out, accessPeer));
   if (!ok) {
     ctx.respond(500, "Server Internal Error");
     return Verdict::Stop;
@@ -155,26 +155,33 @@ Verdict RecordRouter::onRequest(Context& ctx) {
 
 Verdict ResponseRouter::onResponse(Context& ctx) {
   sip_t* sip = ctx.m.sip();
-  auto drop = [&] {
+  auto drop = [&](const char* why) {
     ctx.env.counters.droppedResponses.inc();
+    ctx.dropReason = why;
     return Verdict::Stop;
   };
-  if (!sip->sip_via || !sip->sip_cseq || !sip->sip_call_id || !sip->sip_from || !sip->sip_to) return drop();
+  if (!sip->sip_via || !sip->sip_cseq || !sip->sip_call_id || !sip->sip_from || !sip->sip_to)
+    return drop("missing mandatory header");
+  const sip_status_t* st = sip->sip_status;
+  if (!st->st_version || std::strcmp(st->st_version, "SIP/2.0") != 0 || st->st_status < 100 || st->st_status > 699)
+    return drop("bad status line");
+  if (sip->sip_error || msg_has_error(ctx.m.msg())) return drop("unparseable header");
   const sip_via_t* v = sip->sip_via;
   const std::size_t len = kBranchPrefix.size() + 4 + 16 + 8;
   if (!v->v_branch || std::strlen(v->v_branch) != len ||
       std::strncmp(v->v_branch, kBranchPrefix.data(), kBranchPrefix.size()) != 0)
-    return drop();
+    return drop("top Via branch is not ours");
   boost::asio::ip::address a;
   unsigned port = v->v_port ? static_cast<unsigned>(std::atoi(v->v_port)) : 5060;
-  if (!v->v_host || !parseIp(v->v_host, a) || !ctx.env.local.isUs(a, static_cast<std::uint16_t>(port))) return drop();
+  if (!v->v_host || !parseIp(v->v_host, a) || !ctx.env.local.isUs(a, static_cast<std::uint16_t>(port)))
+    return drop("top Via sent-by is not ours");
   auto hex2 = [](const char* p) { return static_cast<unsigned>(std::strtoul(std::string(p, 2).c_str(), nullptr, 16)); };
   unsigned worker = hex2(v->v_branch + kBranchPrefix.size());
   unsigned code = hex2(v->v_branch + kBranchPrefix.size() + 2);
   auto sock = SocketId::fromCode(static_cast<std::uint8_t>(code), ctx.env.cfg->listen.size(), ctx.env.cfg->listen);
-  if (!sock || !v->v_next) return drop();
+  if (!sock || !v->v_next) return drop("no Via to forward to");
   auto next = viaEndpoint(v->v_next);
-  if (!next) return drop();
+  if (!next) return drop("next Via is not a numeric udp/tcp address");
   sip_via_remove(ctx.m.msg(), sip);
   ctx.target = *next;
   ctx.targetZone = ctx.env.zones->classify(next->addr);

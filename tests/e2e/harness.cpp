@@ -1,5 +1,9 @@
 #include "harness.h"
 
+#include "proxy/route_token.h"
+
+#include <sodium.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -314,6 +318,19 @@ std::string SipedgeProcess::log() const {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+std::string dstOf(const SipedgeProcess& p, const std::string& text) { return dstOf(p.dir() + "/data/route.key", text); }
+
+std::string dstOf(const std::string& keyPath, const std::string& text) {
+  auto pos = text.find("dst=");
+  if (pos == std::string::npos) return "";
+  auto end = text.find_first_of(";>", pos);
+  if (sodium_init() < 0) return "(no sodium)";
+  auto key = proxy::RouteToken::loadOrCreateKey(keyPath);
+  proxy::RouteToken t(key);
+  auto e = t.open(text.substr(pos + 4, end == std::string::npos ? std::string::npos : end - pos - 4));
+  return e ? e->text() : "(bad token)";
 }
 
 int runSipedge(const std::vector<std::string>& args, std::string& output) {

@@ -103,6 +103,11 @@ class SipedgeProcess {
   std::optional<Ports> ports_;
 };
 
+// The phone address sealed in the first `dst=` parameter of `text`, opened with the process's route key
+// ("udp:127.0.0.1:5062"), or "" when there is none / "(bad token)".
+std::string dstOf(const SipedgeProcess& p, const std::string& text);
+std::string dstOf(const std::string& keyPath, const std::string& text);
+
 // Runs the sipedge binary with arguments, returns exit code and combined output.
 int runSipedge(const std::vector<std::string>& args, std::string& output);
 

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <thread>
 
 using namespace sipedge::test;
@@ -93,7 +94,7 @@ TEST_F(Routing, RegisterThroughPathThenPbxCallsPhoneAndHangsUp) {
   auto path = header(*r, "Path");
   ASSERT_FALSE(path.empty()) << *r;
   EXPECT_NE(path.find(edge->ports().internalUdp[0].hostport()), std::string::npos) << path;
-  EXPECT_NE(path.find("dst=udp:127.0.0.1:" + std::to_string(phone.addr().port)), std::string::npos) << path;
+  EXPECT_EQ(dstOf(*edge, path), "udp:127.0.0.1:" + std::to_string(phone.addr().port)) << path;
   EXPECT_NE(path.find(";lr"), std::string::npos);
   EXPECT_TRUE(header(*r, "Record-Route").empty());
   pbx.sendTo(from, respond(*r, 200, "OK", "reg", "Contact: <sip:alice@10.9.9.9:5060>;expires=3600\r\n"));
@@ -308,7 +309,7 @@ TEST_F(Routing, TcpPhoneCallsUdpPbx) {
   ASSERT_EQ(rr.size(), 2u);
   EXPECT_EQ(rr[0].find("transport=tcp"), std::string::npos) << rr[0];  // toward the PBX: UDP
   EXPECT_NE(rr[1].find("transport=tcp"), std::string::npos) << rr[1];  // toward the phone: TCP
-  EXPECT_NE(rr[1].find("dst=tcp:127.0.0.1:" + std::to_string(phone.addr().port)), std::string::npos) << rr[1];
+  EXPECT_EQ(dstOf(*edge, rr[1]), "tcp:127.0.0.1:" + std::to_string(phone.addr().port)) << rr[1];
   pbx.sendTo(from, respond(*atPbx, 180, "Ringing"));
   auto ringing = phone.recvMessage();
   ASSERT_TRUE(ringing);
@@ -359,7 +360,7 @@ TEST_F(Routing, Ipv6PhoneIsServed) {
   auto rr = headers(*atPbx, "Record-Route");
   ASSERT_EQ(rr.size(), 2u);
   EXPECT_NE(rr[1].find("[::1]:" + std::to_string(edge->ports().udp.port)), std::string::npos) << rr[1];
-  EXPECT_NE(rr[1].find("dst=udp:[::1]:" + std::to_string(myPort)), std::string::npos) << rr[1];
+  EXPECT_EQ(dstOf(dir + "/data/route.key", rr[1]), "udp:[::1]:" + std::to_string(myPort)) << rr[1];
   pbx.sendTo(from, respond(*atPbx, 180, "Ringing"));
   pollfd p{fd, POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 2000), 1);
@@ -375,4 +376,31 @@ TEST_F(Routing, SigtermStopsCleanly) {
   UdpPeer pbx("127.0.0.2");
   start(pbxToml({"udp:" + pbx.addr().hostport()}), 2);
   EXPECT_EQ(edge->stop(), 0);
+}
+
+TEST_F(Routing, TwoWorkersHandCarrierResponsesToTheWorkerThatSentTheRequest) {
+  UdpPeer pbx("127.0.0.2"), carrier("127.0.0.4");
+  start(pbxToml({"udp:" + pbx.addr().hostport()}) + "\n[[carrier]]\nname = \"trunk\"\ntarget = \"udp:" +
+            carrier.addr().hostport() + "\"\n",
+        2);
+  ASSERT_EQ(edge->ports().internalUdp.size(), 2u);
+  const int calls = 20;
+  for (int i = 0; i < calls; ++i) {
+    Req out;
+    Addr via = edge->ports().internalUdp[static_cast<std::size_t>(i % 2)];
+    out.ruri = "sip:+49301234" + std::to_string(i) + "@" + via.hostport();
+    out.callId = "w2-" + std::to_string(i);
+    pbx.sendTo(via, build(out, pbx.addr()));
+    Addr from;
+    auto atCarrier = carrier.recv(2000ms, &from);
+    ASSERT_TRUE(atCarrier) << "call " << i;
+    carrier.sendTo(from, respond(*atCarrier, 180, "Ringing"));  // one 4-tuple: lands on one worker only
+    auto back = pbx.recvSkippingPings();
+    ASSERT_TRUE(back) << "call " << i;
+    EXPECT_EQ(statusCode(*back), 180);
+    EXPECT_EQ(header(*back, "Call-ID"), out.callId);
+  }
+  ::kill(edge->pid(), SIGHUP);  // ignored, never fatal
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(edge->alive());
 }

@@ -5,6 +5,7 @@
 
 #include "conf/config.h"
 #include "proxy/context.h"
+#include "proxy/route_token.h"
 #include "proxy/stage.h"
 #include "proxy/stages/stages.h"
 
@@ -54,6 +55,10 @@ target = "udp:203.0.113.9:5060"
     env.cfg = cfg;
     env.zones = zones.get();
     env.pbx = pbx.get();
+    proxy::RouteToken::Key key{};
+    key.fill(7);
+    tokens = std::make_unique<proxy::RouteToken>(key);
+    env.tokens = tokens.get();
     env.local.publics = {{proxy::Transport::Udp, ip("198.51.100.1"), 5060}, {proxy::Transport::Tcp, ip("198.51.100.1"), 5060}};
     env.local.internalUdp = {proxy::Transport::Udp, ip("10.0.0.1"), 5070};
     env.local.internalTcp = {proxy::Transport::Tcp, ip("10.0.0.1"), 5070};
@@ -90,6 +95,21 @@ target = "udp:203.0.113.9:5060"
     return r;
   }
 
+  // A test message with every "@DST@" replaced by a sealed token for `e` (default: the phone 192.0.2.10:5062).
+  std::string withDst(std::string m) const { return withDst(std::move(m), phone()); }
+  std::string withDst(std::string m, const proxy::Endpoint& e) const {
+    for (auto p = m.find("@DST@"); p != std::string::npos; p = m.find("@DST@")) m.replace(p, 5, tokens->seal(e));
+    return m;
+  }
+  // The endpoint sealed in the first dst= parameter after `from` in `text`, as "udp:ip:port", or "".
+  std::string dstIn(const std::string& text, std::size_t from = 0) const {
+    auto p = text.find("dst=", from);
+    if (p == std::string::npos) return "";
+    auto e = text.find_first_of(";>", p);
+    auto ep = tokens->open(text.substr(p + 4, e - p - 4));
+    return ep ? ep->text() : "(bad token)";
+  }
+
   static proxy::Endpoint phone(const char* ip = "192.0.2.10", std::uint16_t port = 5062,
                                proxy::Transport t = proxy::Transport::Udp) {
     return {t, boost::asio::ip::make_address(ip), port};
@@ -99,6 +119,7 @@ target = "udp:203.0.113.9:5060"
   std::shared_ptr<const conf::Config> cfg;
   std::unique_ptr<proxy::ZoneTable> zones;
   std::unique_ptr<proxy::PbxHealth> pbx;
+  std::unique_ptr<proxy::RouteToken> tokens;
   proxy::WorkerEnv env;
   proxy::Pipeline requests, responses;
 };

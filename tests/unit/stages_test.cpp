@@ -28,9 +28,15 @@ TEST(Stages, InviteFromPhoneGoesToPbxWithDoubleRecordRoute) {
   ASSERT_TRUE(r.target);
   EXPECT_EQ(r.target->text(), "udp:10.0.0.2:5080");
   EXPECT_EQ(r.targetZone, proxy::Zone::Core);
-  EXPECT_TRUE(contains(r.forwarded, "Record-Route: <sip:10.0.0.1:5070;lr;dst=udp:192.0.2.10:5062>\r\n"
-                                    "Record-Route: <sip:198.51.100.1:5060;lr;dst=udp:192.0.2.10:5062>\r\n"))
-      << r.forwarded;
+  auto rr1 = r.forwarded.find("Record-Route: <sip:10.0.0.1:5070;lr;dst=");
+  auto rr2 = r.forwarded.find("Record-Route: <sip:198.51.100.1:5060;lr;dst=");
+  ASSERT_NE(rr1, std::string::npos) << r.forwarded;
+  ASSERT_NE(rr2, std::string::npos) << r.forwarded;
+  EXPECT_LT(rr1, rr2);
+  EXPECT_EQ(f.dstIn(r.forwarded, rr1), "udp:192.0.2.10:5062");
+  EXPECT_EQ(f.dstIn(r.forwarded, rr2), "udp:192.0.2.10:5062");
+  // The phone's address is sealed: nobody who sees the Record-Route can read it.
+  EXPECT_FALSE(contains(r.forwarded, "192.0.2.10:5062"));
   EXPECT_TRUE(contains(r.forwarded, "Max-Forwards: 69\r\n"));
   EXPECT_TRUE(contains(r.forwarded, "rport=5062;received=192.0.2.10"));
   // The body is untouched.
@@ -41,7 +47,8 @@ TEST(Stages, RegisterFromPhoneGetsPathNotRecordRoute) {
   StageFixture f;
   auto r = f.run(dataFile("msgs/register.sip"), StageFixture::phone());
   ASSERT_EQ(r.verdict, Verdict::Continue);
-  EXPECT_TRUE(contains(r.forwarded, "Path: <sip:10.0.0.1:5070;lr;dst=udp:192.0.2.10:5062>\r\n")) << r.forwarded;
+  EXPECT_TRUE(contains(r.forwarded, "Path: <sip:10.0.0.1:5070;lr;dst=")) << r.forwarded;
+  EXPECT_EQ(f.dstIn(r.forwarded, r.forwarded.find("Path:")), "udp:192.0.2.10:5062");
   EXPECT_FALSE(contains(r.forwarded, "Record-Route"));
 }
 
@@ -52,12 +59,12 @@ TEST(Stages, TcpPhoneGetsTransportParamAndRportAlways) {
   auto r = f.run(m, StageFixture::phone("192.0.2.10", 40001, proxy::Transport::Tcp));
   ASSERT_EQ(r.verdict, Verdict::Continue);
   EXPECT_TRUE(contains(r.forwarded, "rport=40001")) << r.forwarded;
-  EXPECT_TRUE(contains(r.forwarded, "dst=tcp:192.0.2.10:40001")) << r.forwarded;
+  EXPECT_EQ(f.dstIn(r.forwarded), "tcp:192.0.2.10:40001") << r.forwarded;
 }
 
 TEST(Stages, ByeFromPbxFollowsOurRoutesToThePhone) {
   StageFixture f;
-  auto r = f.run(dataFile("msgs/bye-from-pbx.sip"), StageFixture::pbxAddr());
+  auto r = f.run(f.withDst(dataFile("msgs/bye-from-pbx.sip")), StageFixture::pbxAddr());
   ASSERT_EQ(r.verdict, Verdict::Continue) << r.reply;
   ASSERT_TRUE(r.target);
   EXPECT_EQ(r.target->text(), "udp:192.0.2.10:5062");
@@ -67,7 +74,7 @@ TEST(Stages, ByeFromPbxFollowsOurRoutesToThePhone) {
 
 TEST(Stages, StrictRouterRewriteIsUndone) {
   StageFixture f;
-  auto r = f.run(dataFile("msgs/bye-strict.sip"), StageFixture::pbxAddr());
+  auto r = f.run(f.withDst(dataFile("msgs/bye-strict.sip")), StageFixture::pbxAddr());
   ASSERT_EQ(r.verdict, Verdict::Continue) << r.reply;
   EXPECT_TRUE(contains(r.forwarded, "BYE sip:100@192.168.1.5:5062 SIP/2.0\r\n")) << r.forwarded;
   EXPECT_FALSE(contains(r.forwarded, "Route:")) << r.forwarded;
@@ -76,9 +83,9 @@ TEST(Stages, StrictRouterRewriteIsUndone) {
 
 TEST(Stages, StrictNextHopGetsRequestUriRewritten) {
   StageFixture f;
-  std::string m = replace(dataFile("msgs/bye-from-pbx.sip"), "Route: <sip:198.51.100.1:5060;lr;dst=udp:192.0.2.10:5062>\r\n",
+  std::string m = replace(dataFile("msgs/bye-from-pbx.sip"), "Route: <sip:198.51.100.1:5060;lr;dst=@DST@>\r\n",
                           "Route: <sip:198.51.100.1:5060;lr>\r\nRoute: <sip:203.0.113.9:5060>\r\n");
-  m = replace(m, "Route: <sip:10.0.0.1:5070;lr;dst=udp:192.0.2.10:5062>\r\n", "");
+  m = replace(m, "Route: <sip:10.0.0.1:5070;lr;dst=@DST@>\r\n", "");
   auto r = f.run(m, StageFixture::pbxAddr());
   ASSERT_EQ(r.verdict, Verdict::Continue) << r.reply;
   EXPECT_TRUE(contains(r.forwarded, "BYE sip:203.0.113.9:5060 SIP/2.0\r\n")) << r.forwarded;
@@ -171,4 +178,21 @@ TEST(Stages, LoggingMasksNumbersUnlessAllowed) {
   proxy::log::setLevel(conf::LogLevel::Debug, true);
   EXPECT_EQ(proxy::log::maskNumbers(line), line);
   proxy::log::setLevel(conf::LogLevel::Info, false);
+}
+
+TEST(Stages, ForgedOrForeignDstIsIgnored) {
+  StageFixture f;
+  std::string m = dataFile("msgs/bye-from-pbx.sip");
+  for (auto p = m.find("@DST@"); p != std::string::npos; p = m.find("@DST@")) m.replace(p, 5, "udp:6.6.6.6:5060");
+  auto r = f.run(m, StageFixture::pbxAddr());
+  ASSERT_EQ(r.verdict, Verdict::Continue);
+  EXPECT_EQ(r.target->text(), "udp:192.168.1.5:5062");  // the Request-URI, not the forged dst
+  proxy::RouteToken::Key other{};
+  other.fill(9);
+  proxy::RouteToken foreign(other);
+  EXPECT_FALSE(f.tokens->open(foreign.seal(StageFixture::phone())));
+  EXPECT_FALSE(f.tokens->open("AAAA"));
+  EXPECT_FALSE(f.tokens->open(std::string(500, 'A')));
+  auto v6 = proxy::Endpoint{proxy::Transport::Tcp, boost::asio::ip::make_address("2001:db8::1"), 5061};
+  EXPECT_EQ(f.tokens->open(f.tokens->seal(v6))->text(), "tcp:[2001:db8::1]:5061");
 }

@@ -1,0 +1,118 @@
+#include "route_token.h"
+
+#include <sodium.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace sipedge::proxy {
+
+namespace {
+
+constexpr std::size_t kNonce = crypto_aead_chacha20poly1305_ietf_NPUBBYTES;
+constexpr std::size_t kMac = crypto_aead_chacha20poly1305_ietf_ABYTES;
+constexpr unsigned char kVersion = 1;
+
+// Plain layout: version, transport, family (4|6), address bytes, port (big-endian).
+std::size_t pack(const Endpoint& e, unsigned char* out) {
+  std::size_t n = 0;
+  out[n++] = kVersion;
+  out[n++] = static_cast<unsigned char>(e.transport);
+  if (e.addr.is_v4()) {
+    out[n++] = 4;
+    auto b = e.addr.to_v4().to_bytes();
+    std::memcpy(out + n, b.data(), b.size());
+    n += b.size();
+  } else {
+    out[n++] = 6;
+    auto b = e.addr.to_v6().to_bytes();
+    std::memcpy(out + n, b.data(), b.size());
+    n += b.size();
+  }
+  out[n++] = static_cast<unsigned char>(e.port >> 8);
+  out[n++] = static_cast<unsigned char>(e.port & 0xff);
+  return n;
+}
+
+}  // namespace
+
+std::string RouteToken::seal(const Endpoint& e) const {
+  unsigned char plain[32];
+  std::size_t plen = pack(e, plain);
+  unsigned char box[kNonce + sizeof plain + kMac];
+  randombytes_buf(box, kNonce);
+  unsigned long long clen = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(box + kNonce, &clen, plain, plen, nullptr, 0, nullptr, box, key_.data());
+  std::size_t total = kNonce + static_cast<std::size_t>(clen);
+  std::string out(sodium_base64_ENCODED_LEN(total, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), box, total, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::optional<Endpoint> RouteToken::open(std::string_view token) const {
+  unsigned char box[kNonce + 32 + kMac];
+  std::size_t blen = 0;
+  if (token.size() > 128) return std::nullopt;
+  if (sodium_base642bin(box, sizeof box, token.data(), token.size(), nullptr, &blen, nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+    return std::nullopt;
+  if (blen < kNonce + kMac + 3) return std::nullopt;
+  unsigned char plain[32];
+  unsigned long long plen = 0;
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plen, nullptr, box + kNonce, blen - kNonce, nullptr, 0, box,
+                                                key_.data()) != 0)
+    return std::nullopt;
+  if (plen < 3 || plain[0] != kVersion || plain[1] > 1) return std::nullopt;
+  Endpoint e;
+  e.transport = static_cast<Transport>(plain[1]);
+  std::size_t n = 3;
+  if (plain[2] == 4 && plen == 3 + 4 + 2) {
+    boost::asio::ip::address_v4::bytes_type b;
+    std::memcpy(b.data(), plain + n, 4);
+    e.addr = boost::asio::ip::address_v4(b);
+    n += 4;
+  } else if (plain[2] == 6 && plen == 3 + 16 + 2) {
+    boost::asio::ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), plain + n, 16);
+    e.addr = boost::asio::ip::address_v6(b);
+    n += 16;
+  } else {
+    return std::nullopt;
+  }
+  e.port = static_cast<std::uint16_t>(plain[n] << 8 | plain[n + 1]);
+  if (e.port == 0) return std::nullopt;
+  return e;
+}
+
+RouteToken::Key RouteToken::loadOrCreateKey(const std::string& path) {
+  Key k{};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, k.data(), k.size());
+    char extra;
+    ssize_t more = ::read(fd, &extra, 1);
+    ::close(fd);
+    if (n != static_cast<ssize_t>(k.size()) || more != 0)
+      throw std::runtime_error(path + ": route key must be exactly 32 bytes (delete it to make a new one; "
+                                      "phones then need to register again)");
+    return k;
+  }
+  if (errno != ENOENT) throw std::runtime_error(path + ": cannot read route key: " + std::strerror(errno));
+  randombytes_buf(k.data(), k.size());
+  std::string tmp = path + ".tmp";
+  fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error(tmp + ": cannot create route key: " + std::strerror(errno));
+  bool ok = ::write(fd, k.data(), k.size()) == static_cast<ssize_t>(k.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error(path + ": cannot write route key: " + std::strerror(errno));
+  return k;
+}
+
+}  // namespace sipedge::proxy
