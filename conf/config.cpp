@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <sstream>
@@ -69,6 +70,38 @@ std::optional<Target> parseTarget(std::string_view s) {
     t.port = static_cast<std::uint16_t>(v);
   }
   return t;
+}
+
+std::optional<std::chrono::seconds> parseDuration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t mult = 1;
+  switch (s.back()) {
+    case 'd': mult = 86400; s.remove_suffix(1); break;
+    case 'h': mult = 3600; s.remove_suffix(1); break;
+    case 'm': mult = 60; s.remove_suffix(1); break;
+    case 's': s.remove_suffix(1); break;
+    default: break;
+  }
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0 || v > 100LL * 365 * 86400 / mult) return std::nullopt;
+  return std::chrono::seconds(v * mult);
+}
+
+static bool normalisedMac(const std::string& in, std::string& out) {
+  std::string hex;
+  for (char c : in) {
+    if (c == ':' || c == '-' || c == '.') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() != 12) return false;
+  out.clear();
+  for (int i = 0; i < 12; i += 2) {
+    if (i) out += ':';
+    out += hex.substr(static_cast<std::size_t>(i), 2);
+  }
+  return true;
 }
 
 namespace {
@@ -243,6 +276,47 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
     }
   }
 
+  if (auto* t = table("capture")) {
+    TableReader r(*t, "capture.", file);
+    if (auto v = r.boolean("enabled")) c.captureEnabled = *v;
+    if (auto v = r.integer("queue_size", 64, 1 << 24)) c.captureQueueSize = static_cast<std::size_t>(*v);
+    auto dur = [&](const char* key, std::chrono::seconds& into) {
+      if (auto v = r.str(key)) {
+        auto d = parseDuration(*v);
+        if (!d) r.fail(r.get(key), key, "'" + *v + "' is not a duration such as 90d, 12h, 30m or 45s");
+        into = *d;
+      }
+    };
+    dur("max_call_duration", c.maxCallDuration);
+    dur("call_setup_timeout", c.callSetupTimeout);
+    dur("sweep_interval", c.captureSweepInterval);
+    if (auto v = r.str("devices_file")) c.devicesFile = *v;
+    for (auto& [s, n] : r.strings("provisioned")) {
+      std::string mac;
+      if (!normalisedMac(s, mac)) r.fail(n, "provisioned", "'" + s + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");
+      c.provisionedMacs.push_back(mac);
+    }
+    r.rejectUnknown();
+  }
+
+  if (auto* t = table("store")) {
+    TableReader r(*t, "store.", file);
+    if (auto v = r.str("path")) c.storePath = *v;
+    if (auto v = r.str("key_file")) c.storeKeyFile = *v;
+    auto dur = [&](const char* key, std::chrono::seconds& into) {
+      if (auto v = r.str(key)) {
+        auto d = parseDuration(*v);
+        if (!d) r.fail(r.get(key), key, "'" + *v + "' is not a duration such as 90d, 12h, 30m or 45s");
+        into = *d;
+      }
+    };
+    dur("ip_log_retention", c.ipLogRetention);
+    dur("cdr_retention", c.cdrRetention);
+    dur("audit_retention", c.auditRetention);
+    if (auto v = r.boolean("sync")) c.storeSync = *v;
+    r.rejectUnknown();
+  }
+
   if (auto* t = table("limits")) {
     TableReader r(*t, "limits.", file);
     if (auto v = r.integer("max_message_bytes", 1024, 65535)) c.maxMessageBytes = static_cast<std::size_t>(*v);
@@ -255,6 +329,8 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
   }
 
   top.rejectUnknown();
+  if (c.storePath.empty()) c.storePath = c.dataDir + "/store";
+  if (c.storeKeyFile.empty()) c.storeKeyFile = c.dataDir + "/store.key";
   if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
 }
 

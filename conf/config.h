@@ -25,6 +25,9 @@ struct Target {
 };
 std::optional<Target> parseTarget(std::string_view s);
 
+// "90d", "12h", "30m", "45s" (or a bare number of seconds).
+std::optional<std::chrono::seconds> parseDuration(std::string_view s);
+
 struct Listen {
   Transport transport = Transport::Udp;
   std::string address;
@@ -61,6 +64,23 @@ struct Config {
   std::vector<std::string> coreTrusted;  // extra addresses in the core zone
 
   std::vector<Carrier> carriers;
+
+  // [capture]
+  bool captureEnabled = true;
+  std::size_t captureQueueSize = 65536;                 // events per worker
+  std::chrono::seconds maxCallDuration{4 * 3600};       // an answered call with no BYE is closed after this
+  std::chrono::seconds callSetupTimeout{300};           // an unanswered INVITE dialog is closed after this
+  std::chrono::seconds captureSweepInterval{10};        // device expiry and retention passes
+  std::string devicesFile;  // "" = the table built into the binary (conf/devices.tsv at build time)
+  std::vector<std::string> provisionedMacs;             // normalised aa:bb:cc:dd:ee:ff
+
+  // [store]
+  std::string storePath;  // default data_dir/store
+  std::string storeKeyFile;  // default data_dir/store.key
+  std::chrono::seconds ipLogRetention{90 * 86400};
+  std::chrono::seconds cdrRetention{365 * 86400};
+  std::chrono::seconds auditRetention{365 * 86400};
+  bool storeSync = false;  // fsync every batch (power-loss safety) instead of relying on the OS for the WAL
 
   // [limits]
   std::size_t maxMessageBytes = 65535;

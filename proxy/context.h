@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+namespace sipedge::capture {
+class WorkerCapture;
+}
+
 namespace sipedge::proxy {
 
 // One of a worker's sockets. Public = an access-facing [[listen]] entry (shared by all workers with
@@ -68,6 +72,7 @@ struct WorkerEnv {
   const ZoneTable* zones = nullptr;
   PbxHealth* pbx = nullptr;
   const RouteToken* tokens = nullptr;
+  capture::WorkerCapture* capture = nullptr;  // null when capture is off
   LocalSockets local;
   Counters counters;
 };

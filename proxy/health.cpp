@@ -4,6 +4,8 @@
 #include "sip_util.h"
 #include "worker.h"
 
+#include <sodium.h>
+
 #include <cstring>
 
 namespace sipedge::proxy {
@@ -12,7 +14,10 @@ HealthChecker::HealthChecker(Worker& w, PbxHealth& health)
     : w_(w), health_(health), timer_(w.ioc()), deadline_(w.ioc()),
       failures_(health.targets().size(), 0), answered_(health.targets().size(), true) {}
 
-void HealthChecker::start() { round(); }
+void HealthChecker::start() {
+  seq_ = randombytes_random();  // not guessable from outside
+  round();
+}
 
 void HealthChecker::round() {
   ++seq_;
@@ -56,7 +61,7 @@ void HealthChecker::judge() {
   }
 }
 
-bool HealthChecker::onResponse(const SipMessage& m) {
+bool HealthChecker::onResponse(const SipMessage& m, const Endpoint& src, SocketId in) {
   const sip_via_t* v = m.sip()->sip_via;
   if (!v || !v->v_branch || std::strncmp(v->v_branch, kPingBranchPrefix.data(), kPingBranchPrefix.size()) != 0)
     return false;
@@ -65,6 +70,7 @@ bool HealthChecker::onResponse(const SipMessage& m) {
   unsigned idx = static_cast<unsigned>(std::strtoul(std::string(p, 2).c_str(), nullptr, 16));
   auto seq = static_cast<std::uint32_t>(std::strtoul(p + 2, nullptr, 16));
   if (idx >= failures_.size() || seq != seq_) return true;  // late answer to an old round
+  if (in.kind != SocketId::Kind::Internal || src.addr != health_.targets()[idx].addr) return true;
   answered_[idx] = true;
   failures_[idx] = 0;
   if (!health_.up(idx)) {

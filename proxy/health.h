@@ -17,7 +17,9 @@ class HealthChecker {
   HealthChecker(Worker& w, PbxHealth& health);
   void start();
   // True when `m` answers one of our pings (and was consumed).
-  bool onResponse(const SipMessage& m);
+  // Only an answer from the pinged target's address on an internal socket counts: a phone cannot keep a dead
+  // PBX "up" by echoing our ping.
+  bool onResponse(const SipMessage& m, const Endpoint& src, SocketId in);
 
  private:
   void round();

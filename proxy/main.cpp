@@ -1,6 +1,12 @@
 // sipedge: SIP edge proxy. Parses the command line and config, binds every worker's sockets, runs until
 // SIGTERM/SIGINT.
+#include "capture/device_parser.h"
+#include "capture/worker_capture.h"
+#include "capture/writer.h"
 #include "conf/config.h"
+#include "control_server.h"
+#include "store/admin.h"
+#include "store/store.h"
 #include "log.h"
 #include "worker.h"
 
@@ -113,6 +119,52 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sipedge: cannot bind: %s\n", e.what());
     return 1;
   }
+  // Capture: the store, the User-Agent table, one capture per worker and the writer that drains them.
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<capture::DeviceParser> deviceTable;
+  std::vector<std::unique_ptr<capture::WorkerCapture>> captures;
+  std::unique_ptr<capture::CaptureWriter> writer;
+  if (cfg->captureEnabled) {
+    try {
+      deviceTable = std::make_unique<capture::DeviceParser>(
+          cfg->devicesFile.empty()
+              ? capture::DeviceParser::fromText(capture::builtinDeviceTable(), "built-in conf/devices.tsv")
+              : capture::DeviceParser::loadFile(cfg->devicesFile));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sipedge: %s\n", e.what());
+      return 1;
+    }
+    try {
+      store::StoreOptions so;
+      so.path = cfg->storePath;
+      so.keyFile = cfg->storeKeyFile;
+      so.retention.ipLog = std::chrono::duration_cast<std::chrono::hours>(cfg->ipLogRetention);
+      so.retention.cdr = std::chrono::duration_cast<std::chrono::hours>(cfg->cdrRetention);
+      so.retention.audit = std::chrono::duration_cast<std::chrono::hours>(cfg->auditRetention);
+      db = store::Store::open(so);
+      db->setSync(cfg->storeSync);
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+      for (auto& mac : cfg->provisionedMacs)
+        if (!db->isProvisioned(mac)) db->addProvisioned({mac, "", "", "from config", now});
+    } catch (const store::StoreError& e) {
+      std::fprintf(stderr, "sipedge: store: %s\n", e.what());
+      return 1;
+    }
+    std::vector<capture::WorkerCapture*> sources;
+    for (auto& w : workers) {
+      captures.push_back(std::make_unique<capture::WorkerCapture>(
+          captures.size(), cfg->captureQueueSize,
+          std::chrono::duration_cast<std::chrono::milliseconds>(cfg->maxCallDuration).count(),
+          std::chrono::duration_cast<std::chrono::milliseconds>(cfg->callSetupTimeout).count()));
+      w->setCapture(captures.back().get());
+      sources.push_back(captures.back().get());
+    }
+    capture::CaptureWriter::Options wo;
+    wo.sweepInterval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->captureSweepInterval);
+    writer = std::make_unique<capture::CaptureWriter>(*db, *deviceTable, sources, wo);
+  }
+
   std::vector<proxy::Endpoint> internals;
   for (auto& w : workers) {
     internals.push_back(w->internalUdp());
@@ -139,7 +191,31 @@ int main(int argc, char** argv) {
   hup.async_wait(onHup);
   ::signal(SIGPIPE, SIG_IGN);
 
+  if (writer) writer->start();
   for (auto& w : workers) w->start();
+
+  // Management requests run on the writer thread, the store's single writer.
+  std::unique_ptr<proxy::ControlServer> control;
+  if (writer) {
+    try {
+      control = std::make_unique<proxy::ControlServer>(cfg->dataDir + "/ctl.sock", [&](const std::string& line) {
+        nlohmann::ordered_json req;
+        try {
+          req = nlohmann::ordered_json::parse(line);
+        } catch (const std::exception&) {
+          return std::string(R"({"ok":false,"error":"request is not JSON"})");
+        }
+        auto answer = writer->submit([req](store::Store& s) {
+          return store::runAdmin(s, req, "operator:ctl").dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        });
+        if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+          return std::string(R"({"ok":false,"error":"sipedge is busy: try again"})");
+        return answer.get();
+      });
+    } catch (const std::exception& e) {
+      SE_WARN("management socket unavailable: %s", e.what());
+    }
+  }
 
   std::string summary;
   for (std::size_t i = 0; i < publics.size(); ++i)
@@ -164,6 +240,10 @@ int main(int argc, char** argv) {
   mainIo.run();
   for (auto& w : workers) w->stop();
   for (auto& w : workers) w->join();
+  control.reset();
+  if (writer) writer->stop();  // drains every queue into the store, then flushes it
+  writer.reset();
+  db.reset();
   SE_INFO("stopped");
   return 0;
 }

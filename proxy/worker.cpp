@@ -1,6 +1,8 @@
 #include "worker.h"
 
 #include "health.h"
+
+#include "capture/worker_capture.h"
 #include "log.h"
 #include "sip_util.h"
 #include "stages/stages.h"
@@ -247,6 +249,10 @@ void Worker::start() {
     health_ = std::make_unique<HealthChecker>(*this, *env_.pbx);
     health_->start();
   }
+  if (env_.capture) {
+    captureTimer_ = std::make_unique<asio::steady_timer>(ioc_);
+    captureHousekeeping();
+  }
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(ioc_);
     ioc_.run();
@@ -254,6 +260,20 @@ void Worker::start() {
 }
 
 void Worker::stop() { ioc_.stop(); }
+
+// Once a second: forget REGISTERs the PBX never answered, close calls past their maximum duration.
+void Worker::captureHousekeeping() {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  env_.capture->registrations.expire(now);
+  std::vector<capture::CdrRecord> closed;
+  env_.capture->calls.sweep(now, closed);
+  env_.capture->emitClosed(closed);
+  captureTimer_->expires_after(std::chrono::seconds(1));
+  captureTimer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) captureHousekeeping();
+  });
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
@@ -471,7 +491,7 @@ void Worker::handleRequest(SipMessage& m, const Endpoint& src, SocketId in, TcpC
 }
 
 void Worker::handleResponse(SipMessage& m, const char* data, std::size_t len, const Endpoint& src, SocketId in) {
-  if (health_ && health_->onResponse(m)) return;
+  if (health_ && health_->onResponse(m, src, in)) return;
   Context ctx(m, src, in, env_);
   if (log::enabled(conf::LogLevel::Debug)) {
     SE_DEBUG("w%u rx response %d %s from %s", id_, m.status(), m.sip()->sip_cseq ? m.sip()->sip_cseq->cs_method_name : "?",

@@ -64,6 +64,8 @@ class Worker {
   Endpoint internalTcp() const { return env_.local.internalTcp; }
   void setEveryInternal(std::vector<Endpoint> all) { env_.local.everyInternal = std::move(all); }
   void setPeers(const std::vector<std::unique_ptr<Worker>>* peers) { peers_ = peers; }
+  // Borrows the worker's capture state (before start()); the tap then feeds its queue.
+  void setCapture(capture::WorkerCapture* c) { env_.capture = c; }
 
   void start();  // runs the io_context on a new thread
   void stop();   // thread-safe
@@ -115,6 +117,8 @@ class Worker {
   std::unordered_map<Endpoint, std::shared_ptr<TcpConn>, EndpointHash> conns_;
   const std::vector<std::unique_ptr<Worker>>* peers_ = nullptr;
   std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<boost::asio::steady_timer> captureTimer_;
+  void captureHousekeeping();
   std::thread thread_;
   std::string scratch_;
   static constexpr std::size_t kBatch = 16;

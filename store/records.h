@@ -75,7 +75,7 @@ struct CdrRecord {
   std::int64_t billsec = 0;   // whole seconds answered
   Disposition disposition = Disposition::Failed;
   bool hiddenByUser = false;  // the user hid it from their own view; operators still see it
-  bool legalHold = false;     // billing record kept past erasure
+  bool legalHold = false;     // billing record kept past erasure and past the retention window
 };
 
 struct AuditRecord {

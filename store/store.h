@@ -3,10 +3,20 @@
 // retention enforced by the store itself.
 //
 // Threading: one writer thread calls the mutating functions (capture's writer, or a tool); readers may call
-// the const functions from any thread (they read a snapshot).
+// the const functions from any thread (they read a snapshot). Mutating functions are also serialised by an
+// internal mutex, so a second mutating caller is safe, just not concurrent.
+//
+// Crash bound (WAL always on, sync off by default): a write() that returned true has been handed to the OS in
+// the WAL (RocksDB writes the WAL record with write(2) before Write() returns; manual_wal_flush stays off). A
+// process crash or kill -9 therefore loses at most what was not yet passed to write() (capture's queues and the
+// batch being built); nothing write() acknowledged. A power loss or kernel crash can also lose acknowledged writes
+// still in the page cache unless setSync(true) (fsync per write). eraseUser() always syncs.
+//
+// At rest: key components are keyed hashes (BLAKE2b, key derived from the key file) of tenant/user/ip/instance/
+// mac/unique id, never the identifiers themselves; every value is XChaCha20-Poly1305 sealed with a random nonce
+// and the column family + key bytes + clear header as associated data. The only clear bytes in a value are its
+// header: a version byte, a flags byte (legal hold) and the timestamp retention works on.
 #pragma once
-
-#include "records.h"
 
 #include <chrono>
 #include <functional>
@@ -14,7 +24,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
+
+#include "records.h"
 
 namespace sipedge::store {
 
@@ -35,45 +49,88 @@ struct StoreOptions {
   std::string path;             // RocksDB directory (e.g. data_dir + "/store")
   std::string keyFile;          // 32-byte key; created (0600) when missing and createIfMissing
   bool createIfMissing = true;  // false for tools: a missing store is an error
-  bool readOnly = false;        // tools reading while sipedge runs (secondary instance)
+  bool readOnly = false;        // tools reading while sipedge runs (RocksDB secondary instance; never creates)
   Retention retention;
-  std::function<Millis()> clock;  // injectable for tests; default system clock
+  // Injectable for tests; default system clock. Called from RocksDB's compaction threads too: must be thread-safe.
+  std::function<Millis()> clock;
 };
 
-// One atomic group of writes (a RocksDB WriteBatch, WAL on).
+// One atomic group of writes (a RocksDB WriteBatch, WAL on). Built by value on the writer thread; the records are
+// copied (or moved) in, so nothing points back into the caller.
 class Batch {
  public:
-  void upsertIpLog(const IpLogEntry& e);  // merges with an existing (tenant, user, ip) row: count, lastSeen
-  void putDevice(const DeviceRecord& d);
-  void deleteDevice(const std::string& tenant, const std::string& user, const std::string& instance);
-  void putCdr(const CdrRecord& c);
-  void audit(const AuditRecord& a);
+  struct UpsertIpLog {
+    IpLogEntry entry;
+  };
+  struct PutDevice {
+    DeviceRecord device;
+  };
+  struct DeleteDevice {
+    std::string tenant, user, instance;
+  };
+  struct PutCdr {
+    CdrRecord cdr;
+  };
+  struct Audit {
+    AuditRecord record;
+  };
+  using Op = std::variant<UpsertIpLog, PutDevice, DeleteDevice, PutCdr, Audit>;
+
+  // One row per (tenant, user, ip). First write: event "new-ip", count 1, firstSeen kept. Each later upsert:
+  // count + 1, lastSeen/port/transport from the new entry, event = the new entry's (or "register" when empty or
+  // "new-ip"), hostname/region/isp replaced when the new entry has them.
+  void upsertIpLog(IpLogEntry e) { ops_.emplace_back(UpsertIpLog{std::move(e)}); }
+  // Replaces the (tenant, user, instance) device; keeps the earlier firstSeen when the device is already known.
+  void putDevice(DeviceRecord d) { ops_.emplace_back(PutDevice{std::move(d)}); }
+  // Deletes that one device, unless its MAC is provisioned (P2: provisioned devices survive unregister).
+  void deleteDevice(std::string tenant, std::string user, std::string instance) {
+    ops_.emplace_back(DeleteDevice{std::move(tenant), std::move(user), std::move(instance)});
+  }
+  // Keyed by uniqueId: a second put of the same id replaces the first; hiddenByUser and legalHold already set on
+  // the stored CDR are kept (OR-ed), since capture does not know them. start == 0 is taken as "now".
+  void putCdr(CdrRecord c) { ops_.emplace_back(PutCdr{std::move(c)}); }
+  void audit(AuditRecord a) { ops_.emplace_back(Audit{std::move(a)}); }  // time == 0 is taken as "now"
+
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
+  void clear() { ops_.clear(); }
+  const std::vector<Op>& ops() const { return ops_; }
 
-  struct Op;  // defined by the implementation
  private:
-  friend class Store;
-  std::vector<std::shared_ptr<Op>> ops_;
+  std::vector<Op> ops_;
 };
+
+// The audit target naming a user: "user@tenant" (the AOR). eraseUser() writes it; exportUser() matches it.
+inline std::string userTarget(const std::string& tenant, const std::string& user) {
+  return user + "@" + tenant;
+}
 
 class Store {
  public:
-  // Throws StoreError with a clear message: missing store (when !createIfMissing), wrong or missing key,
-  // corrupt data, or a RocksDB error.
+  // Throws StoreError with a clear message: missing store (when !createIfMissing or readOnly), a missing key file
+  // for an existing store, a key file of the wrong size or with permissions looser than 0600, a key that does not
+  // match the store, an unknown schema version, a store locked by another process, or another RocksDB error.
+  // The caller owns the returned store; destroying it closes RocksDB.
   static std::unique_ptr<Store> open(const StoreOptions& o);
   virtual ~Store() = default;
 
+  // Every mutating function below throws StoreError when the store was opened readOnly. Const functions throw
+  // StoreError when a value fails authentication (tampered, or moved to another key) or a RocksDB read fails.
+
   // Applies the batch atomically; returns false (and logs nothing) on a RocksDB error, filling `error`.
   virtual bool write(const Batch& b, std::string* error = nullptr) = 0;
+  // fsync the WAL on every write() (default off; see the crash bound above).
+  virtual void setSync(bool sync) = 0;
 
   // Devices.
   virtual std::vector<DeviceRecord> devices(const std::string& tenant, const std::string& user) const = 0;
   virtual std::vector<DeviceRecord> allDevices() const = 0;
   // Deletes devices whose expiresAt is before `now` unless their MAC is provisioned; returns how many.
+  // (expiresAt == 0 counts as expired: a device without a known expiry is not kept forever.)
   virtual std::size_t sweepExpiredDevices(Millis now) = 0;
 
   // Provisioned devices.
+  // Stores the MAC normalised ("aa:bb:cc:dd:ee:ff"); false when it is not a MAC (or on a RocksDB error).
   virtual bool addProvisioned(const ProvisionedDevice& p) = 0;
   virtual bool removeProvisioned(const std::string& mac) = 0;  // also deletes its DeviceRecord rows
   virtual std::vector<ProvisionedDevice> provisioned() const = 0;
@@ -97,12 +154,22 @@ class Store {
   // P5: deletes all of the user's data except CDRs under legal hold; audits the erasure. Returns rows removed.
   virtual std::size_t eraseUser(const std::string& tenant, const std::string& user, const std::string& actor) = 0;
 
-  // Retention: removes rows older than their kind's window now (also done continuously by compaction).
+  // Retention: removes rows older than their kind's window now (also done continuously by compaction). The age
+  // is taken from IpLogEntry::lastSeen, CdrRecord::start and AuditRecord::time against StoreOptions::clock; a
+  // window <= 0 keeps rows forever. CDRs under legal hold are exempt (billing records). Returns rows removed.
   virtual std::size_t enforceRetention() = 0;
-  // Age of the oldest record of a kind in ms, or nullopt when there is none (a metric).
+  // Age of the oldest record of a kind in ms (now - lastSeen for ip log and devices, now - start for CDRs,
+  // now - time for audit, now - addedAt for provisioned), or nullopt when there is none (a metric). Legal-hold
+  // CDRs are left out: they are exempt from retention and would otherwise mask a retention failure. Scans the
+  // kind's clear value headers (no decryption); meant for a periodic metric, not a hot path.
   virtual std::optional<Millis> oldestRecordAge(Kind k) const = 0;
 
-  // Flushes memtables and the WAL to disk (shutdown).
+  // Runs a full compaction of every column family (the retention filter runs on it). For tests and tools.
+  virtual void compactAll() = 0;
+  // readOnly only: pick up what the primary wrote since open (RocksDB TryCatchUpWithPrimary); no-op otherwise.
+  virtual void catchUp() = 0;
+
+  // Flushes memtables and the WAL to disk (shutdown). No-op when readOnly.
   virtual void flush() = 0;
 };
 

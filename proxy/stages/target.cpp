@@ -1,6 +1,8 @@
 #include "proxy/sip_util.h"
 #include "stages.h"
 
+#include "capture_tap.h"
+
 namespace sipedge::proxy {
 
 namespace {
@@ -201,12 +203,14 @@ Pipeline makeRequestPipeline() {
   p.add(std::make_unique<LoopDetector>());
   p.add(std::make_unique<TargetSelector>());
   p.add(std::make_unique<RecordRouter>());
+  p.add(std::make_unique<CaptureTap>());
   return p;
 }
 
 Pipeline makeResponsePipeline() {
   Pipeline p;
   p.add(std::make_unique<ResponseRouter>());
+  p.add(std::make_unique<CaptureTap>());
   return p;
 }
 

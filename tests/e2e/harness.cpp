@@ -293,7 +293,15 @@ SipedgeProcess::~SipedgeProcess() {
   }
 }
 
-bool SipedgeProcess::alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+bool SipedgeProcess::alive() const {
+  if (pid_ <= 0) return false;
+  // kill(pid, 0) also succeeds for a zombie: read the state instead.
+  std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat;
+  std::getline(f, stat);
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
 
 int SipedgeProcess::stop(std::chrono::milliseconds grace) {
   if (pid_ <= 0) return -1;

@@ -16,7 +16,9 @@ std::uint64_t splitmix(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+std::uint64_t rotl(std::uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 // A message cut into its header lines and body. `framed` is false when there is no empty line.
 struct Parts {
@@ -85,13 +87,58 @@ std::size_t randomHeaderIndex(const Parts& p, FuzzRng& rng) {
 }
 
 const std::vector<std::string>& interestingTokens() {
-  static const std::vector<std::string> t = {
-      "\r\n", "\r", "\n", std::string(1, '\0'), "\t", " ", ",", ";", ":", "<", ">", "\"", "\\", "%", "%00", "%zz",
-      "@", "[", "]", "::", "sip:", "sips:", "tel:", ";lr", ";branch=", ";rport", ";received=", ";maddr=", "=",
-      "\r\n ", "\r\n\t", "\r\n\r\n", "SIP/2.0", "z9hG4bK", "z9hG4bKse", "4294967296", "18446744073709551616", "-1",
-      "0", "65536", "99999999999999999999", "\xff\xfe", "\xc0\x80", "\xe2\x80\xa8", "\x7f", "\x1b[2J", "$(id)",
-      "%n%n%n%s", "../../", "Via: SIP/2.0/UDP 127.0.0.3:9;branch=z9hG4bKinj\r\n", "Content-Length: 0\r\n\r\n",
-      "\r\nContent-Length: 5\r\n\r\nhello"};
+  static const std::vector<std::string> t = {"\r\n",
+                                             "\r",
+                                             "\n",
+                                             std::string(1, '\0'),
+                                             "\t",
+                                             " ",
+                                             ",",
+                                             ";",
+                                             ":",
+                                             "<",
+                                             ">",
+                                             "\"",
+                                             "\\",
+                                             "%",
+                                             "%00",
+                                             "%zz",
+                                             "@",
+                                             "[",
+                                             "]",
+                                             "::",
+                                             "sip:",
+                                             "sips:",
+                                             "tel:",
+                                             ";lr",
+                                             ";branch=",
+                                             ";rport",
+                                             ";received=",
+                                             ";maddr=",
+                                             "=",
+                                             "\r\n ",
+                                             "\r\n\t",
+                                             "\r\n\r\n",
+                                             "SIP/2.0",
+                                             "z9hG4bK",
+                                             "z9hG4bKse",
+                                             "4294967296",
+                                             "18446744073709551616",
+                                             "-1",
+                                             "0",
+                                             "65536",
+                                             "99999999999999999999",
+                                             "\xff\xfe",
+                                             "\xc0\x80",
+                                             "\xe2\x80\xa8",
+                                             "\x7f",
+                                             "\x1b[2J",
+                                             "$(id)",
+                                             "%n%n%n%s",
+                                             "../../",
+                                             "Via: SIP/2.0/UDP 127.0.0.3:9;branch=z9hG4bKinj\r\n",
+                                             "Content-Length: 0\r\n\r\n",
+                                             "\r\nContent-Length: 5\r\n\r\nhello"};
   return t;
 }
 
@@ -115,17 +162,22 @@ std::uint64_t FuzzRng::next() {
   return result;
 }
 
-std::size_t FuzzRng::below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(next() % n); }
+std::size_t FuzzRng::below(std::size_t n) {
+  return n == 0 ? 0 : static_cast<std::size_t>(next() % n);
+}
 
-std::size_t FuzzRng::range(std::size_t lo, std::size_t hi) { return hi <= lo ? lo : lo + below(hi - lo + 1); }
+std::size_t FuzzRng::range(std::size_t lo, std::size_t hi) {
+  return hi <= lo ? lo : lo + below(hi - lo + 1);
+}
 
 // ---------------------------------------------------------------- seeds
 
 std::vector<std::string> fuzzSeeds(const FuzzTargets& t) {
   const std::string& tr = t.transport;
   const std::string via = "Via: SIP/2.0/" + tr + " " + t.phone + ";branch=z9hG4bKfz";
-  const std::string common = "From: \"Alice\" <sip:alice@example.com>;tag=fa1\r\n"
-                             "To: <sip:bob@example.com>\r\n";
+  const std::string common =
+      "From: \"Alice\" <sip:alice@example.com>;tag=fa1\r\n"
+      "To: <sip:bob@example.com>\r\n";
   std::vector<std::string> s;
   const std::string sdp =
       "v=0\r\no=alice 2890844526 2890844526 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -136,34 +188,46 @@ std::vector<std::string> fuzzSeeds(const FuzzTargets& t) {
               ">\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\nSupported: timer, 100rel\r\n"
               "User-Agent: fuzz/1.0\r\nContent-Type: application/sdp\r\nContent-Length: " +
               std::to_string(sdp.size()) + "\r\n\r\n" + sdp);
-  s.push_back("REGISTER sip:example.com SIP/2.0\r\n" + via + "reg1;rport\r\nMax-Forwards: 70\r\n"
+  s.push_back("REGISTER sip:example.com SIP/2.0\r\n" + via +
+              "reg1;rport\r\nMax-Forwards: 70\r\n"
               "From: <sip:alice@example.com>;tag=fr1\r\nTo: <sip:alice@example.com>\r\n"
-              "Call-ID: fz-register@127.0.0.1\r\nCSeq: 7 REGISTER\r\nContact: <sip:alice@" + t.phone +
-              ";transport=" + lower(tr) + ">;expires=3600;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-"
+              "Call-ID: fz-register@127.0.0.1\r\nCSeq: 7 REGISTER\r\nContact: <sip:alice@" +
+              t.phone + ";transport=" + lower(tr) +
+              ">;expires=3600;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-"
               "000A95A0E128>\"\r\nSupported: path, outbound\r\nExpires: 3600\r\n"
               "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"abc\", "
               "uri=\"sip:example.com\", response=\"0123456789abcdef0123456789abcdef\"\r\nContent-Length: 0\r\n\r\n");
-  s.push_back("OPTIONS sip:bob@example.com SIP/2.0\r\n" + via + "opt1;rport\r\nMax-Forwards: 70\r\n" + common +
-              "Call-ID: fz-options@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n");
+  s.push_back(
+      "OPTIONS sip:bob@example.com SIP/2.0\r\n" + via + "opt1;rport\r\nMax-Forwards: 70\r\n" + common +
+      "Call-ID: fz-options@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 0\r\n\r\n");
   s.push_back("OPTIONS sip:" + t.edge + " SIP/2.0\r\n" + via + "opt2;rport\r\nMax-Forwards: 70\r\n" + common +
               "Call-ID: fz-options-local@127.0.0.1\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n");
-  s.push_back("BYE sip:bob@" + t.pbx + " SIP/2.0\r\n" + via + "bye1;rport\r\nMax-Forwards: 70\r\n"
-              "Route: <sip:" + t.edge + ";lr>\r\n"
+  s.push_back("BYE sip:bob@" + t.pbx + " SIP/2.0\r\n" + via +
+              "bye1;rport\r\nMax-Forwards: 70\r\n"
+              "Route: <sip:" +
+              t.edge +
+              ";lr>\r\n"
               "From: \"Alice\" <sip:alice@example.com>;tag=fa1\r\nTo: <sip:bob@example.com>;tag=tb1\r\n"
               "Call-ID: fz-invite@127.0.0.1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n");
-  s.push_back("ACK sip:bob@example.com SIP/2.0\r\n" + via + "ack1\r\nMax-Forwards: 70\r\n"
+  s.push_back("ACK sip:bob@example.com SIP/2.0\r\n" + via +
+              "ack1\r\nMax-Forwards: 70\r\n"
               "From: \"Alice\" <sip:alice@example.com>;tag=fa1\r\nTo: <sip:bob@example.com>;tag=tb1\r\n"
               "Call-ID: fz-invite@127.0.0.1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
   s.push_back("CANCEL sip:bob@example.com SIP/2.0\r\n" + via + "inv1;rport\r\nMax-Forwards: 70\r\n" + common +
               "Call-ID: fz-invite@127.0.0.1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n");
   // A 200 whose top Via looks like one sipedge wrote (prefix, worker 00, socket 00): it reaches response routing.
   s.push_back("SIP/2.0 200 OK\r\nVia: SIP/2.0/" + tr + " " + t.edge +
-              ";branch=z9hG4bKse00000123456789abcdef01234567\r\n" + via + "inv1;rport=5060;received=127.0.0.1\r\n"
-              "Record-Route: <sip:" + t.edge + ";lr>\r\n"
+              ";branch=z9hG4bKse00000123456789abcdef01234567\r\n" + via +
+              "inv1;rport=5060;received=127.0.0.1\r\n"
+              "Record-Route: <sip:" +
+              t.edge +
+              ";lr>\r\n"
               "From: \"Alice\" <sip:alice@example.com>;tag=fa1\r\nTo: <sip:bob@example.com>;tag=tb1\r\n"
-              "Call-ID: fz-invite@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@" + t.pbx +
-              ">\r\nContent-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp);
-  s.push_back("SIP/2.0 180 Ringing\r\n" + via + "inv1;rport\r\n" + common + "Call-ID: fz-invite@127.0.0.1\r\n"
+              "Call-ID: fz-invite@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@" +
+              t.pbx + ">\r\nContent-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+              "\r\n\r\n" + sdp);
+  s.push_back("SIP/2.0 180 Ringing\r\n" + via + "inv1;rport\r\n" + common +
+              "Call-ID: fz-invite@127.0.0.1\r\n"
               "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
   // Compact forms and several Vias, some in one comma-separated header (RFC 3261 §7.3.3, §20).
   const std::string text = "Watson, come here.";
@@ -171,20 +235,25 @@ std::vector<std::string> fuzzSeeds(const FuzzTargets& t) {
               ";branch=z9hG4bKfzmsg1;rport\r\nv: SIP/2.0/UDP 127.0.0.10:5060;branch=z9hG4bKup1;received=127.0.0.10, "
               "SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKup2\r\nMax-Forwards: 70\r\n"
               "f: <sip:alice@example.com>;tag=fm1\r\nt: <sip:bob@example.com>\r\ni: fz-message@127.0.0.1\r\n"
-              "CSeq: 5 MESSAGE\r\nm: <sip:alice@" + t.phone + ">\r\nk: path\r\ns: hello\r\nc: text/plain\r\nl: " +
-              std::to_string(text.size()) + "\r\n\r\n" + text);
+              "CSeq: 5 MESSAGE\r\nm: <sip:alice@" +
+              t.phone + ">\r\nk: path\r\ns: hello\r\nc: text/plain\r\nl: " + std::to_string(text.size()) + "\r\n\r\n" +
+              text);
   // RFC 5118 style IPv6 literals in the Request-URI, Contact and a second Via.
-  s.push_back("INVITE sip:bob@[2001:db8::10]:5070 SIP/2.0\r\n" + via + "v6a;rport\r\n"
+  s.push_back("INVITE sip:bob@[2001:db8::10]:5070 SIP/2.0\r\n" + via +
+              "v6a;rport\r\n"
               "Via: SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKv6b;received=[2001:db8::1]\r\nMax-Forwards: 70\r\n" +
-              common + "Call-ID: fz-v6@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@[2001:db8::1]>\r\n"
+              common +
+              "Call-ID: fz-v6@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@[2001:db8::1]>\r\n"
               "Content-Length: 0\r\n\r\n");
   s.push_back("SUBSCRIBE sip:bob@example.com SIP/2.0\r\n" + via + "sub1;rport\r\nMax-Forwards: 70\r\n" + common +
               "Call-ID: fz-sub@127.0.0.1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\nExpires: 600\r\n"
-              "Contact: <sip:alice@" + t.phone + ">\r\nContent-Length: 0\r\n\r\n");
+              "Contact: <sip:alice@" +
+              t.phone + ">\r\nContent-Length: 0\r\n\r\n");
   const std::string ruri = "sip:bob@example.com SIP/2.0\r\n";
   for (auto& m : s) {
     auto at = m.find(ruri);
-    if (at != std::string::npos && at < m.find("\r\n")) m.replace(at, ruri.size(), "sip:bob@" + t.callee + " SIP/2.0\r\n");
+    if (at != std::string::npos && at < m.find("\r\n"))
+      m.replace(at, ruri.size(), "sip:bob@" + t.callee + " SIP/2.0\r\n");
   }
   return s;
 }
@@ -193,11 +262,11 @@ std::vector<std::string> fuzzSeeds(const FuzzTargets& t) {
 
 std::string_view mutationName(Mutation m) {
   static constexpr std::array<std::string_view, static_cast<std::size_t>(Mutation::kCount)> names = {
-      "bit-flip",     "byte-insert",   "byte-delete",   "truncate",      "duplicate-header", "remove-header",
-      "huge-value",   "long-line",     "nul-byte",      "bare-cr-lf",    "content-length",   "random-name",
-      "random-bytes", "long-via-list", "deep-route-set", "weird-uri",    "ipv6-literal",     "folding",
-      "swap-lines",   "splice",        "max-forwards",  "via-params",    "start-line",       "cseq",
-      "token"};
+      "bit-flip",       "byte-insert",  "byte-delete",  "truncate",      "duplicate-header",
+      "remove-header",  "huge-value",   "long-line",    "nul-byte",      "bare-cr-lf",
+      "content-length", "random-name",  "random-bytes", "long-via-list", "deep-route-set",
+      "weird-uri",      "ipv6-literal", "folding",      "swap-lines",    "splice",
+      "max-forwards",   "via-params",   "start-line",   "cseq",          "token"};
   auto i = static_cast<std::size_t>(m);
   return i < names.size() ? names[i] : "?";
 }
@@ -238,8 +307,8 @@ std::string Mutator::mutate(const std::string& msg, FuzzRng& rng, std::string* a
 }
 
 std::string Mutator::fill(FuzzRng& rng, std::size_t n) const {
-  static const std::string alphabets[] = {"a", "abcdefghijklmnopqrstuvwxyz0123456789", ",", ";", " ", "%",
-                                          "<>\"\\", "a;b=c,", "\t ", "9"};
+  static const std::string alphabets[] = {
+      "a", "abcdefghijklmnopqrstuvwxyz0123456789", ",", ";", " ", "%", "<>\"\\", "a;b=c,", "\t ", "9"};
   const std::string& a = alphabets[rng.below(std::size(alphabets))];
   std::string s;
   s.reserve(n);
@@ -248,11 +317,26 @@ std::string Mutator::fill(FuzzRng& rng, std::size_t n) const {
 }
 
 std::string Mutator::ipv6Host(FuzzRng& rng) const {
-  static const std::vector<std::string> hosts = {
-      "[::1]",   "[2001:db8::1]",       "[::ffff:127.0.0.1]", "[fe80::1%25lo]", "[fe80::1%lo]",
-      "[:::]",   "[2001:db8::1",        "2001:db8::1]",       "::1",            "[1:2:3:4:5:6:7:8:9]",
-      "[]",      "[::ffff:300.0.0.1]",  "[2001:DB8:0:0:0:0:0:1]", "[0:0:0:0:0:0:0:0]", "[::1]:0",
-      "[::1]:65536", "[::1]:99999999999", "[v1.fe80::a+en1]", "[2001:db8::10]:5070", "[::127.0.0.1]"};
+  static const std::vector<std::string> hosts = {"[::1]",
+                                                 "[2001:db8::1]",
+                                                 "[::ffff:127.0.0.1]",
+                                                 "[fe80::1%25lo]",
+                                                 "[fe80::1%lo]",
+                                                 "[:::]",
+                                                 "[2001:db8::1",
+                                                 "2001:db8::1]",
+                                                 "::1",
+                                                 "[1:2:3:4:5:6:7:8:9]",
+                                                 "[]",
+                                                 "[::ffff:300.0.0.1]",
+                                                 "[2001:DB8:0:0:0:0:0:1]",
+                                                 "[0:0:0:0:0:0:0:0]",
+                                                 "[::1]:0",
+                                                 "[::1]:65536",
+                                                 "[::1]:99999999999",
+                                                 "[v1.fe80::a+en1]",
+                                                 "[2001:db8::10]:5070",
+                                                 "[::127.0.0.1]"};
   return rng.pick(hosts);
 }
 
@@ -346,7 +430,7 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
     case Mutation::RemoveHeader: {
       Parts p = split(s);
       static const std::vector<std::pair<std::string, std::string>> mandatory = {
-          {"via", "v"}, {"from", "f"}, {"to", "t"}, {"call-id", "i"}, {"cseq", ""},
+          {"via", "v"},         {"from", "f"},           {"to", "t"},          {"call-id", "i"}, {"cseq", ""},
           {"max-forwards", ""}, {"content-length", "l"}, {"content-type", "c"}};
       std::size_t i = 0;
       if (rng.chance(60)) {
@@ -413,8 +497,10 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
             if (s[i] == '\r' && s[i + 1] == '\n') at.push_back(i);
           if (at.empty()) return s;
           std::size_t i = rng.pick(at);
-          if (rng.chance(50)) s.erase(i, 1);
-          else s.erase(i + 1, 1);
+          if (rng.chance(50))
+            s.erase(i, 1);
+          else
+            s.erase(i + 1, 1);
           return s;
         }
         case 2: {  // a bare LF inside a header value: "X: a\nVia: injected"
@@ -432,11 +518,25 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
     case Mutation::ContentLength: {
       Parts p = split(s);
       std::size_t bl = p.body.size();
-      std::vector<std::string> values = {"-1",   "0",    "-0",   "+5",    "abc",  "1e3", "0x10", " 12 ",
-                                         "4294967296", "4294967295", "18446744073709551615",
-                                         "99999999999999999999999999", "00000000000000000000012",
-                                         std::to_string(bl + 1), std::to_string(bl > 0 ? bl - 1 : 0),
-                                         std::to_string(bl + rng.range(2, 70000)), "", "1 2", "5,5"};
+      std::vector<std::string> values = {"-1",
+                                         "0",
+                                         "-0",
+                                         "+5",
+                                         "abc",
+                                         "1e3",
+                                         "0x10",
+                                         " 12 ",
+                                         "4294967296",
+                                         "4294967295",
+                                         "18446744073709551615",
+                                         "99999999999999999999999999",
+                                         "00000000000000000000012",
+                                         std::to_string(bl + 1),
+                                         std::to_string(bl > 0 ? bl - 1 : 0),
+                                         std::to_string(bl + rng.range(2, 70000)),
+                                         "",
+                                         "1 2",
+                                         "5,5"};
       std::string v = rng.pick(values);
       std::size_t i = findHeader(p, "content-length", "l");
       switch (rng.below(4)) {
@@ -448,8 +548,10 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
                          (rng.chance(50) ? "l: " : "Content-Length: ") + v);
           break;
         default:
-          if (i) p.lines[i] = (rng.chance(80) ? "Content-Length: " : "l:") + v;
-          else p.lines.push_back("Content-Length: " + v);
+          if (i)
+            p.lines[i] = (rng.chance(80) ? "Content-Length: " : "l:") + v;
+          else
+            p.lines.push_back("Content-Length: " + v);
       }
       return join(p);
     }
@@ -457,10 +559,18 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
       Parts p = split(s);
       std::string name;
       switch (rng.below(5)) {
-        case 0: name = ""; break;
-        case 1: name = "Via "; break;
-        case 2: name = std::string(rng.range(1, 3000), 'H'); break;
-        case 3: name = "X Bad"; break;
+        case 0:
+          name = "";
+          break;
+        case 1:
+          name = "Via ";
+          break;
+        case 2:
+          name = std::string(rng.range(1, 3000), 'H');
+          break;
+        case 3:
+          name = "X Bad";
+          break;
         default:
           for (std::size_t n = rng.range(1, 24); n > 0; --n) name += static_cast<char>(rng.range(1, 255));
       }
@@ -508,12 +618,23 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
       std::vector<std::string> routes;
       for (std::size_t k = 0; k < n; ++k) {
         switch (rng.below(6)) {
-          case 0: routes.push_back("<sip:" + t_.edge + ";lr>"); break;  // ours: popped
-          case 1: routes.push_back("<sip:" + t_.pbx + ";lr>"); break;
-          case 2: routes.push_back("<sip:" + t_.pbx + ">"); break;  // strict router
-          case 3: routes.push_back("<sip:127.0.0." + std::to_string(k % 250 + 3) + ";lr>"); break;
-          case 4: routes.push_back("<" + weirdUri(rng) + ">"); break;
-          default: routes.push_back("<sip:proxy" + std::to_string(k) + ".example.com;lr>");
+          case 0:
+            routes.push_back("<sip:" + t_.edge + ";lr>");
+            break;  // ours: popped
+          case 1:
+            routes.push_back("<sip:" + t_.pbx + ";lr>");
+            break;
+          case 2:
+            routes.push_back("<sip:" + t_.pbx + ">");
+            break;  // strict router
+          case 3:
+            routes.push_back("<sip:127.0.0." + std::to_string(k % 250 + 3) + ";lr>");
+            break;
+          case 4:
+            routes.push_back("<" + weirdUri(rng) + ">");
+            break;
+          default:
+            routes.push_back("<sip:proxy" + std::to_string(k) + ".example.com;lr>");
         }
       }
       std::size_t at = p.lines.size() > 1 ? 1 + rng.below(p.lines.size() - 1) : p.lines.size();
@@ -537,17 +658,24 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
         auto a = p.lines[0].find(' ');
         auto b = p.lines[0].rfind(' ');
         if (a == std::string::npos || b == a) return s;
-        if (p.lines[0].starts_with("SIP/")) p.lines[0] = p.lines[0].substr(0, b + 1) + u;
-        else p.lines[0] = p.lines[0].substr(0, a + 1) + u + p.lines[0].substr(b);
+        if (p.lines[0].starts_with("SIP/"))
+          p.lines[0] = p.lines[0].substr(0, b + 1) + u;
+        else
+          p.lines[0] = p.lines[0].substr(0, a + 1) + u + p.lines[0].substr(b);
       } else {
         static const std::vector<std::pair<std::string, std::string>> names = {
             {"to", "t"}, {"from", "f"}, {"contact", "m"}, {"route", ""}, {"record-route", ""}};
         auto& [full, compact] = names[which == 1 ? 0 : rng.below(names.size())];
         std::size_t i = findHeader(p, full, compact);
-        std::string line = (full == "route" ? "Route" : full == "record-route" ? "Record-Route" : full) + ": <" + u + ">";
+        std::string line = (full == "route"          ? "Route"
+                            : full == "record-route" ? "Record-Route"
+                                                     : full) +
+                           ": <" + u + ">";
         if (full == "from" || full == "to") line += ";tag=w" + std::to_string(rng.below(1000));
-        if (i) p.lines[i] = line;
-        else p.lines.insert(p.lines.begin() + 1, line);
+        if (i)
+          p.lines[i] = line;
+        else
+          p.lines.insert(p.lines.begin() + 1, line);
       }
       return join(p);
     }
@@ -592,8 +720,9 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
     case Mutation::Splice: {
       const std::string& other = rng.pick(seeds_);
       switch (rng.below(3)) {
-        case 0: return s + other;  // two messages in one datagram
-        case 1: {                  // head of one, tail of another
+        case 0:
+          return s + other;  // two messages in one datagram
+        case 1: {            // head of one, tail of another
           std::size_t a = rng.below(s.size() + 1), b = rng.below(other.size() + 1);
           return s.substr(0, a) + other.substr(b);
         }
@@ -606,28 +735,48 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
     }
     case Mutation::MaxForwards: {
       Parts p = split(s);
-      static const std::vector<std::string> v = {"0", "1", "70", "71", "255", "4294967295", "4294967296", "-1",
-                                                 "abc", "", "1 2", "00000000000000000000000001", "69, 70"};
+      static const std::vector<std::string> v = {"0",          "1",  "70",  "71", "255", "4294967295",
+                                                 "4294967296", "-1", "abc", "",   "1 2", "00000000000000000000000001",
+                                                 "69, 70"};
       std::string line = "Max-Forwards: " + rng.pick(v);
       std::size_t i = findHeader(p, "max-forwards", "");
-      if (i && rng.chance(70)) p.lines[i] = line;
-      else p.lines.insert(p.lines.begin() + static_cast<std::ptrdiff_t>(i ? i : p.lines.size()), line);
+      if (i && rng.chance(70))
+        p.lines[i] = line;
+      else
+        p.lines.insert(p.lines.begin() + static_cast<std::ptrdiff_t>(i ? i : p.lines.size()), line);
       return join(p);
     }
     case Mutation::ViaParams: {
       Parts p = split(s);
       std::size_t i = findHeader(p, "via", "v");
       if (!i) return s;
-      const std::vector<std::string> params = {
-          ";rport=abc", ";rport=0", ";rport=65536", ";rport=", ";rport;rport", ";branch=", ";branch",
-          ";branch=z9hG4bKse", ";branch=z9hG4bKse00fe0123456789abcdef01234567",
-          ";branch=z9hG4bKsehc", ";branch=z9hG4bKsehc000000000001", ";received=[::1]", ";received=999.1.1.1",
-          ";received=", ";maddr=127.0.0.3", ";ttl=999", ";;;", ";=", ";branch=a;branch=b", ";alias",
-          ";branch=" + std::string(rng.range(100, 8000), 'z')};
+      const std::vector<std::string> params = {";rport=abc",
+                                               ";rport=0",
+                                               ";rport=65536",
+                                               ";rport=",
+                                               ";rport;rport",
+                                               ";branch=",
+                                               ";branch",
+                                               ";branch=z9hG4bKse",
+                                               ";branch=z9hG4bKse00fe0123456789abcdef01234567",
+                                               ";branch=z9hG4bKsehc",
+                                               ";branch=z9hG4bKsehc000000000001",
+                                               ";received=[::1]",
+                                               ";received=999.1.1.1",
+                                               ";received=",
+                                               ";maddr=127.0.0.3",
+                                               ";ttl=999",
+                                               ";;;",
+                                               ";=",
+                                               ";branch=a;branch=b",
+                                               ";alias",
+                                               ";branch=" + std::string(rng.range(100, 8000), 'z')};
       switch (rng.below(4)) {
-        case 0: p.lines[i] += rng.pick(params); break;
+        case 0:
+          p.lines[i] += rng.pick(params);
+          break;
         case 1: {  // protocol
-          static const std::vector<std::string> proto = {"SIP/2.0/SCTP", "SIP/3.0/UDP", "SIP/2.0/", "SIP/2.0/UDPX",
+          static const std::vector<std::string> proto = {"SIP/2.0/SCTP", "SIP/3.0/UDP", "SIP/2.0/",    "SIP/2.0/UDPX",
                                                          "SIP /2.0/UDP", "sip/2.0/udp", "SIP/2.0/TLS", "SIP/2.0/WS"};
           auto c = p.lines[i].find(':');
           auto sp = p.lines[i].find(' ', c + 2);
@@ -636,8 +785,9 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
           break;
         }
         case 2: {  // host
-          static const std::vector<std::string> hosts = {"", ":5060", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
-                                                         "[::1]", "256.1.1.1", "host_name", "a..b", "127.0.0.1:5060:1"};
+          static const std::vector<std::string> hosts = {
+              "",      ":5060",     "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+              "[::1]", "256.1.1.1", "host_name",  "a..b",        "127.0.0.1:5060:1"};
           auto c = p.lines[i].find(' ', p.lines[i].find('/'));
           auto semi = p.lines[i].find(';', c == std::string::npos ? 0 : c);
           if (c != std::string::npos)
@@ -646,33 +796,63 @@ std::string Mutator::apply(Mutation m, const std::string& msg, FuzzRng& rng) con
           break;
         }
         default:  // the Via sipedge would write, on top: a loop or a spoofed response route
-          p.lines.insert(p.lines.begin() + 1, "Via: SIP/2.0/" + t_.transport + " " + t_.edge +
-                                                  ";branch=z9hG4bKse" + std::string(28, '0'));
+          p.lines.insert(p.lines.begin() + 1,
+                         "Via: SIP/2.0/" + t_.transport + " " + t_.edge + ";branch=z9hG4bKse" + std::string(28, '0'));
       }
       return join(p);
     }
     case Mutation::StartLine: {
       Parts p = split(s);
-      const std::vector<std::string> lines = {
-          "INVITE sip:bob@example.com SIP/2.1", "INVITE sip:bob@example.com SIP/2.0x", "INVITE sip:bob@example.com",
-          "INVITE  sip:bob@example.com  SIP/2.0", "INVITE\tsip:bob@example.com\tSIP/2.0", "invite sip:bob@example.com SIP/2.0",
-          "FOO sip:bob@example.com SIP/2.0", "INV ITE sip:bob@example.com SIP/2.0", " INVITE sip:bob@example.com SIP/2.0",
-          "SIP/2.0 99 Low", "SIP/2.0 700 High", "SIP/2.0 000 Zero", "SIP/2.0 -1 Neg", "SIP/2.0 99999 Big",
-          "SIP/2.0 200", "SIP/2.0 200 " + std::string(3000, 'R'), "SIP/1.0 200 OK", "HTTP/1.1 200 OK",
-          "GET / HTTP/1.1", "SIP/2.0 2OO OK", "SIP/2.0  200 OK", "", " ", "INVITE", "SIP/2.0",
-          std::string(rng.range(100, 5000), 'M') + " sip:bob@example.com SIP/2.0"};
+      const std::vector<std::string> lines = {"INVITE sip:bob@example.com SIP/2.1",
+                                              "INVITE sip:bob@example.com SIP/2.0x",
+                                              "INVITE sip:bob@example.com",
+                                              "INVITE  sip:bob@example.com  SIP/2.0",
+                                              "INVITE\tsip:bob@example.com\tSIP/2.0",
+                                              "invite sip:bob@example.com SIP/2.0",
+                                              "FOO sip:bob@example.com SIP/2.0",
+                                              "INV ITE sip:bob@example.com SIP/2.0",
+                                              " INVITE sip:bob@example.com SIP/2.0",
+                                              "SIP/2.0 99 Low",
+                                              "SIP/2.0 700 High",
+                                              "SIP/2.0 000 Zero",
+                                              "SIP/2.0 -1 Neg",
+                                              "SIP/2.0 99999 Big",
+                                              "SIP/2.0 200",
+                                              "SIP/2.0 200 " + std::string(3000, 'R'),
+                                              "SIP/1.0 200 OK",
+                                              "HTTP/1.1 200 OK",
+                                              "GET / HTTP/1.1",
+                                              "SIP/2.0 2OO OK",
+                                              "SIP/2.0  200 OK",
+                                              "",
+                                              " ",
+                                              "INVITE",
+                                              "SIP/2.0",
+                                              std::string(rng.range(100, 5000), 'M') + " sip:bob@example.com SIP/2.0"};
       p.lines[0] = rng.pick(lines);
       return join(p);
     }
     case Mutation::CSeq: {
       Parts p = split(s);
-      static const std::vector<std::string> v = {"1 BYE", "4294967296 INVITE", "-1 INVITE", "1", "INVITE", "",
-                                                 "1 invite", "1 INVITE extra", "99999999999999999999 INVITE",
-                                                 "0 INVITE", "1 FOO", "2147483648 REGISTER", "1  INVITE"};
+      static const std::vector<std::string> v = {"1 BYE",
+                                                 "4294967296 INVITE",
+                                                 "-1 INVITE",
+                                                 "1",
+                                                 "INVITE",
+                                                 "",
+                                                 "1 invite",
+                                                 "1 INVITE extra",
+                                                 "99999999999999999999 INVITE",
+                                                 "0 INVITE",
+                                                 "1 FOO",
+                                                 "2147483648 REGISTER",
+                                                 "1  INVITE"};
       std::size_t i = findHeader(p, "cseq", "");
       std::string line = "CSeq: " + rng.pick(v);
-      if (i && rng.chance(75)) p.lines[i] = line;
-      else p.lines.insert(p.lines.begin() + static_cast<std::ptrdiff_t>(i ? i : p.lines.size()), line);
+      if (i && rng.chance(75))
+        p.lines[i] = line;
+      else
+        p.lines.insert(p.lines.begin() + static_cast<std::ptrdiff_t>(i ? i : p.lines.size()), line);
       return join(p);
     }
     case Mutation::Token:
@@ -720,11 +900,16 @@ std::string escapeBytes(std::string_view s, std::size_t max) {
   std::string o;
   for (std::size_t i = 0; i < s.size() && i < max; ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\r') o += "\\r";
-    else if (c == '\n') o += "\\n";
-    else if (c == '\t') o += "\\t";
-    else if (c == '\\') o += "\\\\";
-    else if (c == '"') o += "\\\"";
+    if (c == '\r')
+      o += "\\r";
+    else if (c == '\n')
+      o += "\\n";
+    else if (c == '\t')
+      o += "\\t";
+    else if (c == '\\')
+      o += "\\\\";
+    else if (c == '"')
+      o += "\\\"";
     else if (c < 0x20 || c >= 0x7f) {
       char b[8];
       std::snprintf(b, sizeof b, "\\x%02x", c);

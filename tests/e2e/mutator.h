@@ -18,7 +18,7 @@ class FuzzRng {
  public:
   explicit FuzzRng(std::uint64_t seed);
   std::uint64_t next();
-  std::size_t below(std::size_t n);                 // [0, n); 0 when n == 0
+  std::size_t below(std::size_t n);                   // [0, n); 0 when n == 0
   std::size_t range(std::size_t lo, std::size_t hi);  // [lo, hi]
   bool chance(unsigned percent) { return below(100) < percent; }
   template <class T>
@@ -32,11 +32,11 @@ class FuzzRng {
 
 // The addresses seed messages and mutations refer to, as "host:port".
 struct FuzzTargets {
-  std::string edge;              // sipedge's public listener the messages are sent to
-  std::string phone;             // the sender
-  std::string pbx;               // a core-zone address (Route targets)
+  std::string edge;                    // sipedge's public listener the messages are sent to
+  std::string phone;                   // the sender
+  std::string pbx;                     // a core-zone address (Route targets)
   std::string callee = "example.com";  // host[:port] of the Request-URIs (an IP makes core-zone requests routable)
-  std::string transport = "UDP";  // "UDP" or "TCP", for Via
+  std::string transport = "UDP";       // "UDP" or "TCP", for Via
 };
 
 enum class Mutation {

@@ -404,3 +404,37 @@ TEST_F(Routing, TwoWorkersHandCarrierResponsesToTheWorkerThatSentTheRequest) {
   std::this_thread::sleep_for(100ms);
   EXPECT_TRUE(edge->alive());
 }
+
+TEST_F(Routing, PhoneCannotForgePbxHealthAnswers) {
+  UdpPeer pbx1("127.0.0.2"), pbx2("127.0.0.3");
+  start(pbxToml({"udp:" + pbx1.addr().hostport(), "udp:" + pbx2.addr().hostport()}));
+  UdpPeer phone;
+  std::atomic<bool> run{true};
+  std::atomic<int> atPbx2{0};
+  // pbx1 is dead, but a phone echoes every ping pbx1 receives back to sipedge's public port as a 200.
+  std::thread spoof([&] {
+    while (run) {
+      auto m = pbx1.recv(20ms);
+      if (m && m->rfind("OPTIONS", 0) == 0) phone.sendTo(edge->ports().udp, respond(*m, 200, "OK"));
+    }
+  });
+  std::thread answer([&] {
+    while (run) {
+      Addr f;
+      auto m = pbx2.recv(20ms, &f);
+      if (!m) continue;
+      if (m->rfind("OPTIONS", 0) == 0) pbx2.sendTo(f, respond(*m, 200, "OK"));
+      else if (m->rfind("MESSAGE", 0) == 0) atPbx2++;
+    }
+  });
+  std::this_thread::sleep_for(700ms);
+  Req m;
+  m.method = "MESSAGE";
+  m.callId = "spoof1";
+  phone.sendTo(edge->ports().udp, build(m, phone.addr()));
+  for (int i = 0; i < 40 && atPbx2 == 0; ++i) std::this_thread::sleep_for(25ms);
+  run = false;
+  spoof.join();
+  answer.join();
+  EXPECT_EQ(atPbx2, 1) << "the forged answers kept the dead PBX in service";
+}

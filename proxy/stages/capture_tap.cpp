@@ -1,0 +1,171 @@
+#include "capture_tap.h"
+
+#include "capture/worker_capture.h"
+#include "proxy/sip_util.h"
+
+#include <chrono>
+#include <cstring>
+
+namespace sipedge::proxy {
+
+namespace {
+
+capture::Millis nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+
+std::string uriText(su_home_t* home, const url_t* u) {
+  char* s = url_as_string(home, u);
+  std::string out = str(s);
+  su_free(home, s);
+  return out;
+}
+
+std::string paramsText(const msg_param_t* params) {
+  std::string out;
+  for (int i = 0; params && params[i]; ++i) {
+    out += ';';
+    out += params[i];
+  }
+  return out;
+}
+
+std::int64_t toInt(const char* s, std::int64_t fallback) {
+  if (!s || !*s) return fallback;
+  char* end = nullptr;
+  long long v = std::strtoll(s, &end, 10);
+  return end && *end == 0 && v >= 0 ? v : fallback;
+}
+
+std::vector<capture::ContactBinding> bindings(su_home_t* home, const sip_contact_t* m) {
+  std::vector<capture::ContactBinding> out;
+  for (; m; m = m->m_next) {
+    if (!m->m_url->url_type || m->m_url->url_scheme == nullptr) continue;
+    capture::ContactBinding b;
+    b.uri = uriText(home, m->m_url);
+    b.expires = toInt(m->m_expires, -1);
+    const char* inst = msg_params_find(m->m_params, "+sip.instance=");
+    if (inst) {
+      std::string v = inst;
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      b.instance = v;
+    }
+    b.params = paramsText(m->m_params);
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::string userAgent(const sip_t* sip) {
+  if (sip->sip_user_agent && sip->sip_user_agent->g_string) return sip->sip_user_agent->g_string;
+  if (sip->sip_server && sip->sip_server->g_string) return sip->sip_server->g_string;
+  return {};
+}
+
+std::string callerIdOf(const sip_from_t* f) {
+  std::string id = str(f->a_url->url_user);
+  if (f->a_display && *f->a_display) {
+    std::string d = f->a_display;
+    if (d.size() >= 2 && d.front() == '"' && d.back() == '"') d = d.substr(1, d.size() - 2);
+    return "\"" + d + "\" <" + id + ">";
+  }
+  return id;
+}
+
+}  // namespace
+
+Verdict CaptureTap::onRequest(Context& ctx) {
+  capture::WorkerCapture* cap = ctx.env.capture;
+  if (!cap || !ctx.target) return Verdict::Continue;
+  sip_t* sip = ctx.m.sip();
+  capture::Millis now = nowMs();
+  switch (sip->sip_request->rq_method) {
+    case sip_method_register: {
+      if (ctx.sourceZone != Zone::Access || !sip->sip_to) break;
+      capture::RegisterSeen r;
+      r.time = now;
+      r.callId = str(sip->sip_call_id->i_id);
+      r.cseq = sip->sip_cseq->cs_seq;
+      r.tenant = str(sip->sip_to->a_url->url_host);
+      r.user = str(sip->sip_to->a_url->url_user);
+      r.wildcard = sip->sip_contact && sip->sip_contact->m_url->url_type == url_any;
+      if (!r.wildcard) r.contacts = bindings(ctx.m.home(), sip->sip_contact);
+      r.expiresHeader = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : -1;
+      r.userAgent = userAgent(sip);
+      r.srcIp = ctx.source.addr.to_string();
+      r.srcPort = ctx.source.port;
+      r.transport = std::string(conf::transportName(ctx.source.transport));
+      if (r.contacts.empty() && !r.wildcard) break;  // a registration query changes nothing
+      if (!cap->registrations.onRequest(std::move(r))) capture::WorkerCapture::bump(cap->untracked);
+      break;
+    }
+    case sip_method_invite:
+    case sip_method_bye:
+    case sip_method_cancel: {
+      capture::CallRequest c;
+      c.time = now;
+      c.method = str(sip->sip_request->rq_method_name);
+      c.callId = str(sip->sip_call_id->i_id);
+      c.fromTag = str(sip->sip_from->a_tag);
+      c.toTag = str(sip->sip_to->a_tag);
+      if (c.method == "INVITE" && c.toTag.empty()) {
+        bool outbound = ctx.targetZone == Zone::Access;  // the PBX calls a phone
+        const url_t* ownerUri = outbound ? sip->sip_request->rq_url : sip->sip_from->a_url;
+        if (outbound && !ownerUri->url_user) ownerUri = sip->sip_to->a_url;
+        c.tenant = str(outbound ? sip->sip_to->a_url->url_host : sip->sip_from->a_url->url_host);
+        c.owner = str(ownerUri->url_user);
+        c.callerId = callerIdOf(sip->sip_from);
+        c.source = str(sip->sip_from->a_url->url_user);
+        c.destination = str(sip->sip_request->rq_url->url_user);
+        if (c.destination.empty()) c.destination = str(sip->sip_to->a_url->url_user);
+        c.context = std::string(zoneName(ctx.sourceZone)) + "->" + std::string(zoneName(ctx.targetZone));
+        c.srcChannel = ctx.source.text();
+        c.dstChannel = ctx.target->text();
+      }
+      std::vector<capture::CdrRecord> closed;
+      if (!cap->calls.onRequest(c, closed)) capture::WorkerCapture::bump(cap->untracked);
+      cap->emitClosed(closed);
+      break;
+    }
+    default: break;
+  }
+  return Verdict::Continue;
+}
+
+Verdict CaptureTap::onResponse(Context& ctx) {
+  capture::WorkerCapture* cap = ctx.env.capture;
+  // A response for another worker's transaction is recorded there, after the hand-over.
+  if (!cap || (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != ctx.env.worker)) return Verdict::Continue;
+  sip_t* sip = ctx.m.sip();
+  int status = ctx.m.status();
+  if (status < 200) return Verdict::Continue;
+  capture::Millis now = nowMs();
+  if (sip->sip_cseq->cs_method == sip_method_register) {
+    capture::RegisterAnswered a;
+    a.time = now;
+    a.callId = str(sip->sip_call_id->i_id);
+    a.cseq = sip->sip_cseq->cs_seq;
+    a.status = status;
+    a.granted = bindings(ctx.m.home(), sip->sip_contact);
+    a.expiresHeader = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : -1;
+    std::vector<capture::RegistrationEvent> events;
+    cap->registrations.onResponse(a, events);
+    for (auto& e : events) cap->emit(std::move(e));
+  } else if (sip->sip_cseq->cs_method == sip_method_invite) {
+    capture::CallResponse r;
+    r.time = now;
+    r.callId = str(sip->sip_call_id->i_id);
+    r.fromTag = str(sip->sip_from->a_tag);
+    r.cseqMethod = "INVITE";
+    r.status = status;
+    std::vector<capture::CdrRecord> closed;
+    cap->calls.onResponse(r, closed);
+    cap->emitClosed(closed);
+  }
+  return Verdict::Continue;
+}
+
+}  // namespace sipedge::proxy

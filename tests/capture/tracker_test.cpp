@@ -1,0 +1,219 @@
+// RegistrationTracker and CdrTracker as pure functions of what the tap saw.
+#include <gtest/gtest.h>
+
+#include "capture/cdr_tracker.h"
+#include "capture/queue.h"
+#include "capture/registration_tracker.h"
+
+using namespace sipedge::capture;
+using sipedge::store::Disposition;
+
+namespace {
+
+RegisterSeen reg(const std::string& callId, std::uint32_t cseq, std::int64_t contactExpires, std::int64_t header = -1) {
+  RegisterSeen r;
+  r.time = 1000;
+  r.callId = callId;
+  r.cseq = cseq;
+  r.tenant = "example.com";
+  r.user = "100";
+  r.contacts.push_back({"sip:100@192.168.1.5:5062", "<urn:uuid:1>", ";expires=60", contactExpires});
+  r.expiresHeader = header;
+  r.userAgent = "Yealink SIP-T46S 66.86.0.15";
+  r.srcIp = "192.0.2.10";
+  r.srcPort = 5062;
+  r.transport = "udp";
+  return r;
+}
+
+RegisterAnswered answer(const std::string& callId, std::uint32_t cseq, int status) {
+  RegisterAnswered a;
+  a.time = 1100;
+  a.callId = callId;
+  a.cseq = cseq;
+  a.status = status;
+  return a;
+}
+
+CallRequest invite(const std::string& callId, Millis t = 10'000) {
+  CallRequest c;
+  c.time = t;
+  c.method = "INVITE";
+  c.callId = callId;
+  c.fromTag = "a1";
+  c.tenant = "example.com";
+  c.owner = "100";
+  c.callerId = "100";
+  c.source = "100";
+  c.destination = "200";
+  c.context = "access->core";
+  c.srcChannel = "udp:192.0.2.10:5062";
+  c.dstChannel = "udp:10.0.0.2:5080";
+  return c;
+}
+
+CallResponse final(const std::string& callId, int status, Millis t) {
+  CallResponse r;
+  r.time = t;
+  r.callId = callId;
+  r.fromTag = "a1";
+  r.cseqMethod = "INVITE";
+  r.status = status;
+  return r;
+}
+
+CallRequest inDialog(const std::string& method, const std::string& callId, Millis t, bool fromCallee = false) {
+  CallRequest c;
+  c.time = t;
+  c.method = method;
+  c.callId = callId;
+  c.fromTag = fromCallee ? "b1" : "a1";
+  c.toTag = fromCallee ? "a1" : (method == "CANCEL" ? "" : "b1");
+  return c;
+}
+
+}  // namespace
+
+TEST(RegistrationTracker, OnlyA2xxMakesARegistration) {
+  RegistrationTracker t(10, 32000);
+  ASSERT_TRUE(t.onRequest(reg("r1", 1, 3600)));
+  std::vector<RegistrationEvent> out;
+  t.onResponse(answer("r1", 1, 401), out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(t.pending(), 0u);
+  ASSERT_TRUE(t.onRequest(reg("r1", 2, 3600)));
+  auto a = answer("r1", 2, 200);
+  a.granted.push_back({"sip:100@192.168.1.5:5062", "", "", 1800});  // the registrar shortened it
+  t.onResponse(a, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].expires, 1800);
+  EXPECT_EQ(out[0].user, "100");
+  EXPECT_EQ(out[0].instance, "<urn:uuid:1>");
+  EXPECT_EQ(out[0].srcIp, "192.0.2.10");
+  EXPECT_EQ(out[0].time, 1100);
+}
+
+TEST(RegistrationTracker, UnregisterForms) {
+  RegistrationTracker t(10, 32000);
+  std::vector<RegistrationEvent> out;
+  t.onRequest(reg("u1", 1, 0));  // ;expires=0
+  t.onResponse(answer("u1", 1, 200), out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].expires, 0);
+  out.clear();
+  t.onRequest(reg("u2", 1, -1, 0));  // Expires: 0
+  auto a = answer("u2", 1, 200);
+  a.expiresHeader = 3600;  // a confused registrar cannot turn an unregister into a registration
+  t.onResponse(a, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].expires, 0);
+  out.clear();
+  auto w = reg("u3", 1, -1, 0);
+  w.contacts.clear();
+  w.wildcard = true;
+  t.onRequest(std::move(w));
+  t.onResponse(answer("u3", 1, 200), out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].wildcard);
+}
+
+TEST(RegistrationTracker, BoundedAndExpires) {
+  RegistrationTracker t(2, 1000);
+  EXPECT_TRUE(t.onRequest(reg("a", 1, 60)));
+  EXPECT_TRUE(t.onRequest(reg("a", 1, 60)));  // retransmission
+  EXPECT_TRUE(t.onRequest(reg("b", 1, 60)));
+  EXPECT_FALSE(t.onRequest(reg("c", 1, 60)));
+  t.expire(1000 + 1001);
+  EXPECT_EQ(t.pending(), 0u);
+  EXPECT_TRUE(t.onRequest(reg("c", 1, 60)));
+}
+
+TEST(CdrTracker, AnsweredCallClosesAtBye) {
+  CdrTracker t(0, 3600'000, 300'000, 100);
+  std::vector<CdrRecord> closed;
+  t.onRequest(invite("c1"), closed);
+  t.onRequest(invite("c1", 10'500), closed);  // retransmission
+  t.onResponse(final("c1", 200, 12'000), closed);
+  EXPECT_TRUE(closed.empty());
+  t.onRequest(inDialog("BYE", "c1", 42'900, true), closed);  // the callee hangs up
+  ASSERT_EQ(closed.size(), 1u);
+  const auto& c = closed[0];
+  EXPECT_EQ(c.disposition, Disposition::Answered);
+  EXPECT_EQ(c.start, 10'000);
+  EXPECT_EQ(c.answer, 12'000);
+  EXPECT_EQ(c.end, 42'900);
+  EXPECT_EQ(c.billsec, 30);
+  EXPECT_EQ(c.lastApp, "BYE");
+  EXPECT_EQ(c.lastData, "200");
+  EXPECT_EQ(c.user, "100");
+  EXPECT_FALSE(c.uniqueId.empty());
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(CdrTracker, FailureDispositions) {
+  struct Case {
+    int status;
+    bool cancel;
+    Disposition want;
+  } cases[] = {{486, false, Disposition::Busy},     {603, false, Disposition::Busy},
+               {480, false, Disposition::NoAnswer}, {408, false, Disposition::NoAnswer},
+               {487, true, Disposition::Cancelled}, {404, false, Disposition::Failed},
+               {503, false, Disposition::Failed}};
+  for (auto& k : cases) {
+    CdrTracker t(0, 3600'000, 300'000, 100);
+    std::vector<CdrRecord> closed;
+    t.onRequest(invite("f"), closed);
+    if (k.cancel) t.onRequest(inDialog("CANCEL", "f", 11'000), closed);
+    t.onResponse(final("f", k.status, 12'000), closed);
+    ASSERT_EQ(closed.size(), 1u) << k.status;
+    EXPECT_EQ(closed[0].disposition, k.want) << k.status;
+    EXPECT_EQ(closed[0].billsec, 0);
+    EXPECT_EQ(closed[0].lastData, std::to_string(k.status));
+    EXPECT_EQ(closed[0].lastApp, k.cancel ? "CANCEL" : "INVITE");
+  }
+}
+
+TEST(CdrTracker, CallWithoutByeIsClosedByMaxDuration) {
+  CdrTracker t(0, 60'000, 30'000, 100);
+  std::vector<CdrRecord> closed;
+  t.onRequest(invite("long"), closed);
+  t.onResponse(final("long", 200, 11'000), closed);
+  t.onRequest(invite("ring", 10'000), closed);
+  t.sweep(45'000, closed);  // "ring" never answered: setup timeout
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].destination, "200");
+  EXPECT_EQ(closed[0].disposition, Disposition::TimedOut);
+  closed.clear();
+  t.sweep(71'000, closed);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].billsec, 60);
+  EXPECT_EQ(closed[0].disposition, Disposition::TimedOut);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(CdrTracker, TwoLegsOfOneCallThroughAProxyPbx) {
+  CdrTracker t(0, 3600'000, 300'000, 100);
+  std::vector<CdrRecord> closed;
+  t.onRequest(invite("x"), closed);
+  auto leg2 = invite("x", 10'050);
+  leg2.context = "core->access";
+  leg2.owner = "200";
+  t.onRequest(leg2, closed);
+  t.onResponse(final("x", 200, 12'000), closed);
+  t.onRequest(inDialog("BYE", "x", 20'000), closed);
+  ASSERT_EQ(closed.size(), 2u);
+  EXPECT_NE(closed[0].uniqueId, closed[1].uniqueId);
+  EXPECT_EQ(closed[0].user, "100");
+  EXPECT_EQ(closed[1].user, "200");
+}
+
+TEST(SpscQueue, RefusesWhenFull) {
+  SpscQueue<int> q(3);  // rounded to 4
+  EXPECT_EQ(q.capacity(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(q.push(int(i)));
+  EXPECT_FALSE(q.push(99));
+  EXPECT_EQ(*q.pop(), 0);
+  EXPECT_TRUE(q.push(4));
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(*q.pop(), i);
+  EXPECT_FALSE(q.pop());
+}
