@@ -151,6 +151,15 @@ class TableReader {
     return *n->value<bool>();
   }
 
+  // A duration string ("90d", "12h", "30m", "45s") into `into`, when present.
+  void duration(std::string_view key, std::chrono::seconds& into) {
+    if (auto v = str(key)) {
+      auto d = parseDuration(*v);
+      if (!d) fail(get(key), key, "'" + *v + "' is not a duration such as 90d, 12h, 30m or 45s");
+      into = *d;
+    }
+  }
+
   std::vector<std::pair<std::string, const toml::node*>> strings(std::string_view key) {
     std::vector<std::pair<std::string, const toml::node*>> out;
     auto* n = get(key);
@@ -280,16 +289,9 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
     TableReader r(*t, "capture.", file);
     if (auto v = r.boolean("enabled")) c.captureEnabled = *v;
     if (auto v = r.integer("queue_size", 64, 1 << 24)) c.captureQueueSize = static_cast<std::size_t>(*v);
-    auto dur = [&](const char* key, std::chrono::seconds& into) {
-      if (auto v = r.str(key)) {
-        auto d = parseDuration(*v);
-        if (!d) r.fail(r.get(key), key, "'" + *v + "' is not a duration such as 90d, 12h, 30m or 45s");
-        into = *d;
-      }
-    };
-    dur("max_call_duration", c.maxCallDuration);
-    dur("call_setup_timeout", c.callSetupTimeout);
-    dur("sweep_interval", c.captureSweepInterval);
+    r.duration("max_call_duration", c.maxCallDuration);
+    r.duration("call_setup_timeout", c.callSetupTimeout);
+    r.duration("sweep_interval", c.captureSweepInterval);
     if (auto v = r.str("devices_file")) c.devicesFile = *v;
     for (auto& [s, n] : r.strings("provisioned")) {
       std::string mac;
@@ -303,16 +305,9 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
     TableReader r(*t, "store.", file);
     if (auto v = r.str("path")) c.storePath = *v;
     if (auto v = r.str("key_file")) c.storeKeyFile = *v;
-    auto dur = [&](const char* key, std::chrono::seconds& into) {
-      if (auto v = r.str(key)) {
-        auto d = parseDuration(*v);
-        if (!d) r.fail(r.get(key), key, "'" + *v + "' is not a duration such as 90d, 12h, 30m or 45s");
-        into = *d;
-      }
-    };
-    dur("ip_log_retention", c.ipLogRetention);
-    dur("cdr_retention", c.cdrRetention);
-    dur("audit_retention", c.auditRetention);
+    r.duration("ip_log_retention", c.ipLogRetention);
+    r.duration("cdr_retention", c.cdrRetention);
+    r.duration("audit_retention", c.auditRetention);
     if (auto v = r.boolean("sync")) c.storeSync = *v;
     r.rejectUnknown();
   }

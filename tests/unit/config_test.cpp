@@ -64,3 +64,23 @@ TEST(Config, ParsesTargets) {
   EXPECT_FALSE(parseTarget("udp:127.0.0.1:99999"));
   EXPECT_FALSE(parseTarget("udp:example.com:5060"));
 }
+
+TEST(Config, CaptureAndStoreOptions) {
+  auto c = parseConfig(std::string(kMinimal) +
+                           "[capture]\nmax_call_duration = \"2h\"\nprovisioned = [\"00-15-65-AA-BB-CC\"]\n"
+                           "[store]\nip_log_retention = \"30d\"\ncdr_retention = \"45s\"\n",
+                       "c.toml");
+  EXPECT_EQ(c->maxCallDuration, std::chrono::hours(2));
+  ASSERT_EQ(c->provisionedMacs.size(), 1u);
+  EXPECT_EQ(c->provisionedMacs[0], "00:15:65:aa:bb:cc");
+  EXPECT_EQ(c->ipLogRetention, std::chrono::hours(24 * 30));
+  EXPECT_EQ(c->cdrRetention, std::chrono::seconds(45));
+  EXPECT_EQ(c->storePath, "data/store");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "[store]\ncdr_retention = \"soon\"\n"),
+            "test.toml:8: option 'store.cdr_retention': 'soon' is not a duration such as 90d, 12h, 30m or 45s");
+  EXPECT_NE(errorOf(std::string(kMinimal) + "[capture]\nprovisioned = [\"nope\"]\n").find("test.toml:8"),
+            std::string::npos);
+  EXPECT_EQ(parseDuration("90d"), std::chrono::seconds(90 * 86400));
+  EXPECT_FALSE(parseDuration("-1s"));
+  EXPECT_FALSE(parseDuration("1y"));
+}
