@@ -4,7 +4,8 @@
 #   bash tools/bench/run.sh [--repeats N] [--quick] [--out FILE] [options]
 #
 # One run measures, interleaved (A, B, C, D, A, B, C, D, ...):
-#   A  sipedge (workers=1, default-like config + tools/bench/sipedge-features.toml when present)
+#   A  sipedge (workers=1, default-like config; capture on when the build has it; tools/bench/sipedge-features.toml
+#      appended when present, e.g. for caller-ID)
 #   B  Kamailio stateful  (tools/bench/kamailio-stateful.cfg: tm + rr + sl + maxfwd, t_relay to the PBX)
 #   C  Kamailio stateless (tools/bench/kamailio-stateless.cfg: rr + sl + maxfwd, forward() to the PBX)
 #   D  direct sipbench uac -> uas, no proxy (the generator's own ceiling)
@@ -15,11 +16,11 @@
 # Per proxy and repeat:
 #   1. start it fresh, warm it up (a few hundred calls and REGISTERs)
 #   2. memory: PSS (sum over all its processes, /proc/PID/smaps_rollup) before/after REGISTERing MEM_N distinct users,
-#      and before/while MEM_N calls are held open (--hold-ms); reported per 10,000
+#      then on a second fresh process before/while MEM_N calls are held open (--hold-ms); reported per 10,000
 #   3. CPU: utime+stime of all its processes (/proc/PID/stat, the whole process tree) across a fixed offered rate of
 #      calls and of REGISTERs (bounded count); reported as CPU-seconds per 1000
 #   4. max rate: ramp (x2) then bisection over offered rates, each step STEP_S seconds; the highest rate with
-#      failed/attempted < 0.1 % and the generator achieving >= 90 % of the offered rate; calls and REGISTERs
+#      failed/attempted < 0.1 % and the generator achieving >= 85 % of the offered rate; calls and REGISTERs
 #   5. latency: INVITE->200 p50/p99 at half the max call rate through the proxy, and directly uac->uas at the same
 #      rate right after; added = through-proxy minus direct
 # Results: a Markdown table (median [min-max] over repeats) on stdout and in --out FILE, raw per-repeat values below it.
@@ -97,13 +98,12 @@ done
 
 if ((QUICK)); then
   ((REPEATS_SET)) || REPEATS=1
-  STEP_S=1; BISECT=0; CPU_S=2; MEM_N=2000; LAT_S=1; STEP_TIMEOUT_MS=1000; PAUSE_S=0.2
-  CALL_RAMP_START=1500; REG_RAMP_START=3000; WARM_N=300; HOLD_EXTRA_MS=1500
+  STEP_S=1; BISECT=0; CPU_S=1; MEM_N=1000; LAT_S=1; STEP_TIMEOUT_MS=1000; PAUSE_S=0.2
+  CALL_RAMP_START=1500; REG_RAMP_START=3000; WARM_N=200; HOLD_EXTRA_MS=1000; FRESH_FOR_DIALOGS=0; RAMP_CAP=24000
 else
   STEP_S=3; BISECT=3; CPU_S=8; MEM_N=10000; LAT_S=4; STEP_TIMEOUT_MS=2000; PAUSE_S=1
-  CALL_RAMP_START=500; REG_RAMP_START=1000; WARM_N=500; HOLD_EXTRA_MS=3000
+  CALL_RAMP_START=500; REG_RAMP_START=1000; WARM_N=500; HOLD_EXTRA_MS=3000; FRESH_FOR_DIALOGS=1; RAMP_CAP=64000
 fi
-RAMP_CAP=64000
 FAIL_LIMIT=0.001       # < 0.1 % failures
 RATE_KEEPUP=0.85       # the generator must achieve >= 85 % of the offered rate for a step to count
 
@@ -135,12 +135,17 @@ if ((DO_BUILD)) || [[ ! -x $BUILD_DIR/proxy/sipedge || ! -x $BUILD_DIR/tools/sip
 fi
 (($(nproc) >= 2)) || die "needs at least 2 CPUs (proxy and generator on separate cores)"
 
-WORK=$(mktemp -d /tmp/sipedge-bench.XXXXXX) || die "mktemp failed"
+# The work dir and the binaries' copies deliberately do not contain "sipedge", "sipbench" or "kamailio": other
+# people's test clean-ups on a shared machine that kill by name (pkill -f) must not hit this run's processes.
+WORK=$(mktemp -d /tmp/sebench.XXXXXX) || die "mktemp failed"
 mkdir -p "$WORK/bin" "$WORK/json" "$WORK/logs"
 # Snapshot the binaries: other people may rebuild the tree while the benchmark runs.
-cp "$BUILD_DIR/proxy/sipedge" "$BUILD_DIR/tools/sipbench/sipbench" "$WORK/bin/" || die "cannot copy binaries"
-SIPEDGE="$WORK/bin/sipedge"
-SIPBENCH="$WORK/bin/sipbench"
+cp "$BUILD_DIR/proxy/sipedge" "$WORK/bin/se-proxy" || die "cannot copy sipedge"
+cp "$BUILD_DIR/tools/sipbench/sipbench" "$WORK/bin/sb-gen" || die "cannot copy sipbench"
+cp "$(command -v kamailio)" "$WORK/bin/kam-proxy" || die "cannot copy kamailio"
+SIPEDGE="$WORK/bin/se-proxy"
+SIPBENCH="$WORK/bin/sb-gen"
+KAMAILIO="$WORK/bin/kam-proxy"
 HZ=$(getconf CLK_TCK)
 
 UAS_PID=""; UAS_PORT=""
@@ -239,8 +244,21 @@ uac() {           # uac NAME TARGET_PORT|direct ARGS...: one bounded sipbench ua
   taskset -c "$GEN_CPU" "$SIPBENCH" uac --target "$target" --local "$ACCESS_IP" --workers 1 --quiet \
     --json "$LAST_JSON" "$@" >>"$WORK/logs/uac.log" 2>&1
   add_gen_cpu
+  check_uas "$name"
   return 0
 }
+
+UAS_DIED=0
+check_uas() {     # the PBX stand-in must have lived through the run; if not, restart it (same port) and say so
+  kill -0 "$UAS_PID" 2>/dev/null && return 0
+  UAS_DIED=1
+  UAS_RESTARTS=$((UAS_RESTARTS + 1))
+  log "WARNING: sipbench uas (pid $UAS_PID) is gone during '$1': $(tail -1 "$WORK/logs/uas.err" 2>/dev/null) — restarting it on the same port, the step is repeated"
+  UAS_PID=""
+  start_uas
+  if [[ -n $PROXY_PID ]] && kill -0 "$PROXY_PID" 2>/dev/null; then probe || log "WARNING: proxy does not relay after the uas restart"; fi
+}
+UAS_RESTARTS=0
 
 step_ok() {       # step_ok JSON OFFERED_RATE: under 0.1 % failures and the offered rate was achieved
   local j=$1 r=$2 att fail ar
@@ -250,9 +268,13 @@ step_ok() {       # step_ok JSON OFFERED_RATE: under 0.1 % failures and the offe
     'BEGIN { exit !(a > 0 && f / a < lim && ar >= k * r) }'
 }
 
+UAS_FIXED_PORT=""
 start_uas() {
   local out="$WORK/logs/uas.out"
-  taskset -c "$GEN_CPU" "$SIPBENCH" uas --listen "$PBX_IP:0" --workers 1 --duration 7200 >"$out" 2>"$WORK/logs/uas.err" &
+  # keep the port across restarts, so running proxies (configured with it) keep working
+  [[ -n $UAS_FIXED_PORT ]] || UAS_FIXED_PORT=$(free_port "$PBX_IP") || die "no free port on $PBX_IP"
+  [[ -f $out ]] && cat "$out" >>"$WORK/logs/uas.previous.out"
+  taskset -c "$GEN_CPU" "$SIPBENCH" uas --listen "$PBX_IP:$UAS_FIXED_PORT" --workers 1 --duration 7200 >"$out" 2>>"$WORK/logs/uas.err" &
   UAS_PID=$!
   local i
   for ((i = 0; i < 50; i++)); do
@@ -270,15 +292,14 @@ ensure_uas() { if [[ -z $UAS_PID ]] || ! kill -0 "$UAS_PID" 2>/dev/null; then UA
 # sipedge config: the shipped defaults (conf/sipedge.toml) with the addresses of this run, port 0 everywhere,
 # workers=SE_WORKERS, plus the feature snippet (capture, caller ID) once those exist.
 if [[ -z $SE_EXTRA && -f $BENCH_DIR/sipedge-features.toml ]]; then SE_EXTRA="$BENCH_DIR/sipedge-features.toml"; fi
+AUTO_CAPTURE=0
 if [[ -n $SE_EXTRA ]]; then
   [[ -f $SE_EXTRA ]] || die "no such file: $SE_EXTRA"
   FEATURES="sipedge features from \`${SE_EXTRA#"$ROOT"/}\`"
-else
-  FEATURES="sipedge with its default pipeline only: capture and caller-ID do not exist at this commit (no \`tools/bench/sipedge-features.toml\`; add one to switch them on in later runs)"
 fi
 
-write_sipedge_config() {
-  local f="$WORK/sipedge.toml"
+write_sipedge_config() {   # [FILE] [capture 0|1]
+  local f=${1:-$WORK/sipedge.toml} cap=${2:-$AUTO_CAPTURE}
   cat >"$f" <<EOF
 # generated by tools/bench/run.sh: conf/sipedge.toml with this run's addresses
 [server]
@@ -307,6 +328,8 @@ ping_interval_ms = 2000
 ping_timeout_ms = 1000
 ping_failures = 2
 EOF
+  # capture as deployed (conf/sipedge.toml has it on) when this sipedge knows the option and no snippet is given
+  ((cap)) && printf '\n[capture]\nenabled = true\n' >>"$f"
   if [[ -n $SE_EXTRA ]]; then
     printf '\n# ---- %s\n' "$SE_EXTRA" >>"$f"
     sed "s|@WORK@|$WORK|g" "$SE_EXTRA" >>"$f"
@@ -314,15 +337,19 @@ EOF
   echo "$f"
 }
 
-probe() {         # the proxy relays a few calls end to end
-  local i
+PROBING=0
+probe() {         # the proxy relays a few calls end to end (within ~15 s)
+  local i rc=1
+  ((PROBING)) && return 0
+  PROBING=1
   for ((i = 0; i < 40; i++)); do
-    kill -0 "$PROXY_PID" 2>/dev/null || return 1
+    kill -0 "$PROXY_PID" 2>/dev/null || break
     uac probe "$PROXY_PORT" --scenario call --count 3 --rate 100 --timeout-ms 500
-    [[ $(jnum "$LAST_JSON" succeeded) == 3 ]] && return 0
+    [[ $(jnum "$LAST_JSON" succeeded) == 3 ]] && { rc=0; break; }
     sleep 0.25
   done
-  return 1
+  PROBING=0
+  return $rc
 }
 
 start_proxy() {   # start_proxy KIND TAG
@@ -350,7 +377,7 @@ $(tail -20 "$plog")"
       local cfgf="$BENCH_DIR/kamailio-${kind#kam-}.cfg" kdir="$WORK/$tag"
       mkdir -p "$kdir"
       PROXY_PORT=$(free_port "$ACCESS_IP") || die "no free port"
-      taskset -c "$PROXY_CPU" kamailio -DD -E -f "$cfgf" -n 1 -m "$KAM_SHM" -M "$KAM_PKG" \
+      taskset -c "$PROXY_CPU" "$KAMAILIO" -DD -E -f "$cfgf" -n 1 -m "$KAM_SHM" -M "$KAM_PKG" \
         -A "LISTEN_IP=$ACCESS_IP" -A "LISTEN_PORT=$PROXY_PORT" -A "PBX_URI=\"sip:$PBX_IP:$UAS_PORT\"" \
         -Y "$kdir" -P "$kdir/kamailio.pid" -w "$kdir" >"$plog" 2>&1 &
       PROXY_PID=$!
@@ -386,8 +413,13 @@ note() { printf '%s\n' "$*" >>"$NOTES"; log "note: $*"; }
 try_rate() {      # try_rate SCENARIO PORT RATE -> 0 when sustained
   local sc=$1 port=$2 r=$3 inflight
   inflight=$((r > 1000 ? r : 1000))
-  uac "max-$sc-$r" "$port" --scenario "$sc" --rate "$r" --count $((r * STEP_S)) --users 10000 \
-    --max-inflight "$inflight" --timeout-ms "$STEP_TIMEOUT_MS"
+  local attempt
+  for attempt in 1 2; do
+    UAS_DIED=0
+    uac "max-$sc-$r" "$port" --scenario "$sc" --rate "$r" --count $((r * STEP_S)) --users 10000 \
+      --max-inflight "$inflight" --timeout-ms "$STEP_TIMEOUT_MS"
+    ((UAS_DIED)) || break
+  done
   local ok=1
   STEP_AR=$(jnum "$LAST_JSON" attempt_rate)
   step_ok "$LAST_JSON" "$r" && ok=0
@@ -407,7 +439,12 @@ find_max() {      # find_max SCENARIO PORT START: FOUND = highest sustained rate
       bad=$r; break
     fi
   done
-  if ((bad > 0)); then
+  # the very first step failed: go down (halving, at most 4 more steps)
+  for ((i = 0; good == 0 && i < 4; i++)); do
+    bad=$r; r=$((r / 2 / 50 * 50)); ((r < 50)) && break
+    try_rate "$sc" "$port" "$r" && { good=$r; good_ar=$STEP_AR; }
+  done
+  if ((bad > 0 && good > 0)); then
     for ((i = 0; i < BISECT; i++)); do
       mid=$(((good + bad) / 2 / 50 * 50))
       ((mid <= good || mid >= bad)) && break
@@ -440,11 +477,16 @@ add_gen_cpu() { local u s; u=$(jnum "$LAST_JSON" cpu_user_s); s=$(jnum "$LAST_JS
 cpu_measure() {   # cpu_measure SCENARIO RATE TAG -> CPU-s per 1000 units; records saturation
   local sc=$1 r=$2 tag=$3 t0 t1 n
   n=$((r * CPU_S))
-  tree_ticks_split; local u0=$TREE_UT s0=$TREE_ST
-  t0=$((u0 + s0))
-  uac "cpu-$sc" "$PROXY_PORT" --scenario "$sc" --rate "$r" --count "$n" --users 10000 --user-prefix cpu \
-    --max-inflight $((r > 1000 ? r * 2 : 2000)) --timeout-ms 4000
-  tree_ticks_split; local u1=$TREE_UT s1=$TREE_ST
+  local attempt u0 s0 u1 s1
+  for attempt in 1 2; do
+    UAS_DIED=0
+    tree_ticks_split; u0=$TREE_UT s0=$TREE_ST
+    t0=$((u0 + s0))
+    uac "cpu-$sc" "$PROXY_PORT" --scenario "$sc" --rate "$r" --count "$n" --users 10000 --user-prefix cpu \
+      --max-inflight $((r > 1000 ? r * 2 : 2000)) --timeout-ms 4000
+    tree_ticks_split; u1=$TREE_UT s1=$TREE_ST
+    ((UAS_DIED)) || break
+  done
   t1=$((u1 + s1))
   local succ ar
   succ=$(jnum "$LAST_JSON" succeeded); ar=$(jnum "$LAST_JSON" attempt_rate)
@@ -472,25 +514,34 @@ block() {         # block KIND REP: everything measured on one proxy kind
 
   # memory per registration
   local m0 m1 m2 mpeak v
-  m0=$(tree_pss)
-  uac mem-reg "$PROXY_PORT" --scenario register --count "$MEM_N" --users "$MEM_N" --user-prefix memu \
-    --rate "$CPU_REG_RATE" --max-inflight 5000 --timeout-ms 4000
-  m1=$(tree_pss)
+  local attempt
+  for attempt in 1 2; do
+    UAS_DIED=0
+    m0=$(tree_pss)
+    uac mem-reg "$PROXY_PORT" --scenario register --count "$MEM_N" --users "$MEM_N" --user-prefix "memu$attempt-" \
+      --rate "$CPU_REG_RATE" --max-inflight 5000 --timeout-ms 4000
+    m1=$(tree_pss)
+    ((UAS_DIED)) || break
+  done
   [[ $(jnum "$LAST_JSON" succeeded) == "$MEM_N" ]] || note "$tag: only $(jnum "$LAST_JSON" succeeded) of $MEM_N registrations succeeded in the memory run"
   record "$kind" "$rep" base_pss_mib "$(awk -v a="$m0" 'BEGIN { printf "%.1f", a / 1024 }')"
   record "$kind" "$rep" pss_per_10k_reg "$(awk -v a="$m0" -v b="$m1" -v n="$MEM_N" 'BEGIN { printf "%.0f", (b - a) * 10000 / n }')"
 
-  stop_proxy
-
   # memory per dialog held: MEM_N calls established and held open, PSS sampled while all are up
-  start_proxy "$kind" "$tag"
-  warm_up
+  if ((FRESH_FOR_DIALOGS)); then
+    stop_proxy
+    start_proxy "$kind" "$tag"
+    warm_up
+  fi
   local start_s hold_ms
   start_s=$(awk -v n="$MEM_N" -v r="$CPU_CALL_RATE" 'BEGIN { printf "%.2f", n / r }')
   hold_ms=$(awk -v s="$start_s" -v x="$HOLD_EXTRA_MS" 'BEGIN { printf "%d", s * 1000 + x }')
+  local dj
+  for attempt in 1 2; do
+  UAS_DIED=0
   m1=$(tree_pss)
   RUN_SEQ=$((RUN_SEQ + 1))
-  local dj="$WORK/json/$(printf '%04d' $RUN_SEQ)-mem-dlg.json"
+  dj="$WORK/json/$(printf '%04d' $RUN_SEQ)-mem-dlg.json"
   taskset -c "$GEN_CPU" "$SIPBENCH" uac --target "$ACCESS_IP:$PROXY_PORT" --local "$ACCESS_IP" --workers 1 --quiet \
     --json "$dj" --scenario call --count "$MEM_N" --rate "$CPU_CALL_RATE" --hold-ms "$hold_ms" \
     --max-inflight $((MEM_N + 1000)) --timeout-ms 4000 >>"$WORK/logs/uac.log" 2>&1 &
@@ -502,6 +553,9 @@ block() {         # block KIND REP: everything measured on one proxy kind
   wait "$dpid" 2>/dev/null
   LAST_JSON=$dj
   add_gen_cpu
+  check_uas mem-dlg
+  ((UAS_DIED)) || break
+  done
   [[ $(jnum "$dj" succeeded) == "$MEM_N" ]] || note "$tag: only $(jnum "$dj" succeeded) of $MEM_N held calls succeeded in the memory run"
   record "$kind" "$rep" pss_per_10k_dlg "$(awk -v a="$m1" -v b="$mpeak" -v n="$MEM_N" 'BEGIN { printf "%.0f", (b - a) * 10000 / n }')"
 
@@ -524,10 +578,18 @@ block() {         # block KIND REP: everything measured on one proxy kind
   local half n pp50 pp99 dp50 dp99
   half=$(((mc / 2 + 25) / 50 * 50)); ((half < 100)) && half=100
   n=$((half * LAT_S))
-  uac lat-proxy "$PROXY_PORT" --scenario call --rate "$half" --count "$n" --max-inflight 5000 --timeout-ms 4000
+  for attempt in 1 2; do
+    UAS_DIED=0
+    uac lat-proxy "$PROXY_PORT" --scenario call --rate "$half" --count "$n" --max-inflight 5000 --timeout-ms 4000
+    ((UAS_DIED)) || break
+  done
   step_ok "$LAST_JSON" "$half" || note "$tag: latency run through the proxy at $half/s had failures or fell behind"
   pp50=$(jlat "$LAST_JSON" invite p50); pp99=$(jlat "$LAST_JSON" invite p99)
-  uac lat-direct direct --scenario call --rate "$half" --count "$n" --max-inflight 5000 --timeout-ms 4000
+  for attempt in 1 2; do
+    UAS_DIED=0
+    uac lat-direct direct --scenario call --rate "$half" --count "$n" --max-inflight 5000 --timeout-ms 4000
+    ((UAS_DIED)) || break
+  done
   dp50=$(jlat "$LAST_JSON" invite p50); dp99=$(jlat "$LAST_JSON" invite p99)
   record "$kind" "$rep" lat_rate "$half"
   record "$kind" "$rep" proxy_p50_us "${pp50:-nan}"
@@ -558,6 +620,16 @@ direct_block() {  # the generator's own ceiling, uac -> uas without a proxy
 }
 
 # ------------------------------------------------------------------------------------------------ run
+if [[ -z $SE_EXTRA ]]; then
+  # Does this sipedge have capture ([capture] enabled, on in the shipped config)? Ask its own config check.
+  UAS_PORT=5080 write_sipedge_config "$WORK/probe.toml" 1 >/dev/null
+  if "$SIPEDGE" --check-config "$WORK/probe.toml" >"$WORK/logs/check-config.log" 2>&1; then
+    AUTO_CAPTURE=1
+    FEATURES="sipedge with capture on (\`[capture] enabled = true\`, as shipped); caller-ID: not configured (add it in \`tools/bench/sipedge-features.toml\`, which replaces the automatic capture section)"
+  else
+    FEATURES="sipedge with its default pipeline only: this build has no capture (\`[capture]\` rejected by --check-config) and no caller-ID; once they exist the script turns capture on by itself, or put their config in \`tools/bench/sipedge-features.toml\`"
+  fi
+fi
 if [[ -n $REV ]]; then
   COMMIT="$REV_SHA (built from git archive, clean)"
 else
@@ -654,6 +726,7 @@ report() {
     done
     echo
   fi
+  ((UAS_RESTARTS)) && echo "The PBX stand-in (sipbench uas) was found dead $UAS_RESTARTS time(s) and restarted; the affected steps were repeated." && echo
   if [[ -s $NOTES ]]; then
     echo "Automatic notes:"
     echo
@@ -696,11 +769,14 @@ if ((PROFILE)); then
       uac "profile-$sc" "$PROXY_PORT" --scenario "$sc" --rate "$r" --count $((r * 5)) --users 10000 --timeout-ms 4000
       wait "$ppid" 2>/dev/null
       echo
-      echo "### perf: sipedge, $sc at $r/s (self time, top 30 symbols)"
+      echo "### perf: sipedge, $sc at $r/s (self time by library, then the top 30 symbols)"
       echo
       echo '```'
-      perf report -i "$WORK/perf-$sc.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-        grep -E '^ +[0-9]+\.[0-9]+%' | head -30
+      perf report -i "$WORK/perf-$sc.data" --no-children --sort dso -g none --stdio 2>/dev/null |
+        grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+$//' | head -8
+      echo
+      perf report -i "$WORK/perf-$sc.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null |
+        grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//; s/  +/  /g' | head -30
       echo '```'
     done
     stop_proxy
