@@ -96,6 +96,8 @@ static bool normalisedMac(const std::string& in, std::string& out) {
     hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   if (hex.size() != 12) return false;
+  // All-zero, broadcast and multicast (group bit of the first octet) addresses never name one device.
+  if (hex == "000000000000" || (std::stoi(hex.substr(0, 2), nullptr, 16) & 1)) return false;
   out.clear();
   for (int i = 0; i < 12; i += 2) {
     if (i) out += ':';

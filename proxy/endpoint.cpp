@@ -1,12 +1,46 @@
 #include "endpoint.h"
 
+#include <charconv>
+
 namespace sipedge::proxy {
 
-std::string hostText(const boost::asio::ip::address& a) {
-  return a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+void appendIp(std::string& out, const boost::asio::ip::address& a) {
+  if (!a.is_v4()) {
+    out += a.to_string();
+    return;
+  }
+  // The hot path formats an IPv4 address per message: skip inet_ntop's printf machinery.
+  char buf[16];
+  char* p = buf;
+  auto v = a.to_v4().to_uint();
+  for (int i = 3; i >= 0; --i) {
+    p = std::to_chars(p, buf + sizeof buf, (v >> (8 * i)) & 0xff).ptr;
+    if (i) *p++ = '.';
+  }
+  out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
-std::string Endpoint::hostport() const { return hostText(addr) + ":" + std::to_string(port); }
+std::string ipText(const boost::asio::ip::address& a) {
+  std::string s;
+  appendIp(s, a);
+  return s;
+}
+
+std::string hostText(const boost::asio::ip::address& a) {
+  std::string s;
+  if (a.is_v6()) s += '[';
+  appendIp(s, a);
+  if (a.is_v6()) s += ']';
+  return s;
+}
+
+std::string Endpoint::hostport() const {
+  std::string s = hostText(addr);
+  s += ':';
+  char buf[8];
+  s.append(buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, port).ptr - buf));
+  return s;
+}
 
 std::string Endpoint::text() const { return std::string(conf::transportName(transport)) + ":" + hostport(); }
 

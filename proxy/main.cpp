@@ -241,7 +241,21 @@ int main(int argc, char** argv) {
   for (auto& w : workers) w->stop();
   for (auto& w : workers) w->join();
   control.reset();
-  if (writer) writer->stop();  // drains every queue into the store, then flushes it
+  if (writer) {
+    writer->stop();  // drains every queue into the store, then flushes it
+    std::uint64_t queued = 0, drops = 0, untracked = 0;
+    for (auto& c : captures) {
+      queued += c->queued.load();
+      drops += c->drops.load();
+      untracked += c->untracked.load();
+    }
+    const auto& ws = writer->stats();
+    SE_INFO("capture: %llu events queued, %llu dropped (queue full), %llu untracked (tables full); writer: %llu "
+            "events in %llu batches, %llu write errors",
+            static_cast<unsigned long long>(queued), static_cast<unsigned long long>(drops),
+            static_cast<unsigned long long>(untracked), static_cast<unsigned long long>(ws.events.load()),
+            static_cast<unsigned long long>(ws.batches.load()), static_cast<unsigned long long>(ws.writeErrors.load()));
+  }
   writer.reset();
   db.reset();
   SE_INFO("stopped");

@@ -286,6 +286,7 @@ void Worker::readUdp(UdpSock& u) {
     iovec iov[kBatch];
     sockaddr_storage addrs[kBatch];
     // Bounded drain: a flood on one socket cannot starve the others for long.
+    batching_ = true;
     for (int round = 0; round < 4; ++round) {
       for (std::size_t i = 0; i < kBatch; ++i) {
         iov[i] = {rx_[i].data(), rx_[i].size()};
@@ -318,6 +319,8 @@ void Worker::readUdp(UdpSock& u) {
       }
       if (static_cast<std::size_t>(n) < kBatch) break;
     }
+    batching_ = false;
+    flushUdp();
     readUdp(u);
   });
 }
@@ -355,7 +358,40 @@ Worker::UdpSock* Worker::udpFor(SocketId s) {
   return internalUdp_.get();
 }
 
-void Worker::send(SocketId out, const Endpoint& dst, std::string data) {
+void Worker::flushUdp() {
+  // One sendmmsg per run of datagrams for the same socket: a syscall per batch, not per message.
+  std::size_t i = 0;
+  while (i < outCount_) {
+    std::size_t j = i;
+    mmsghdr msgs[kBatch * 2];
+    iovec iov[kBatch * 2];
+    std::size_t n = 0;
+    while (j < outCount_ && outbox_[j].fd == outbox_[i].fd && n < kBatch * 2) {
+      auto& d = outbox_[j];
+      iov[n] = {d.data.data(), d.data.size()};
+      std::memset(&msgs[n].msg_hdr, 0, sizeof msgs[n].msg_hdr);
+      msgs[n].msg_hdr.msg_name = &d.to;
+      msgs[n].msg_hdr.msg_namelen = d.toLen;
+      msgs[n].msg_hdr.msg_iov = &iov[n];
+      msgs[n].msg_hdr.msg_iovlen = 1;
+      ++n;
+      ++j;
+    }
+    std::size_t sent = 0;
+    while (sent < n) {
+      int r = ::sendmmsg(outbox_[i].fd, msgs + sent, static_cast<unsigned>(n - sent), MSG_DONTWAIT);
+      if (r <= 0) {  // a full socket buffer or a dead peer: what is left of this run is lost, and counted
+        env_.counters.sendErrors.inc(n - sent);
+        break;
+      }
+      sent += static_cast<std::size_t>(r);
+    }
+    i = j;
+  }
+  outCount_ = 0;
+}
+
+void Worker::send(SocketId out, const Endpoint& dst, std::string_view data) {
   if (dst.transport == Transport::Udp) {
     UdpSock* u = udpFor(out);
     // A v4 socket cannot reach a v6 peer: fall back to a socket of the right family.
@@ -369,14 +405,24 @@ void Worker::send(SocketId out, const Endpoint& dst, std::string data) {
       }
     }
     udp::endpoint to(dst.addr, dst.port);
+    if (batching_) {
+      if (outCount_ == outbox_.size()) outbox_.emplace_back();
+      auto& d = outbox_[outCount_++];
+      d.fd = u->sock.native_handle();
+      std::memcpy(&d.to, to.data(), to.size());
+      d.toLen = static_cast<socklen_t>(to.size());
+      d.data.assign(data);  // reuses the slot's buffer
+      if (outCount_ >= kBatch * 4) flushUdp();
+      return;
+    }
     boost::system::error_code ec;
-    u->sock.send_to(asio::buffer(data), to, 0, ec);
+    u->sock.send_to(asio::buffer(data.data(), data.size()), to, 0, ec);
     if (ec) env_.counters.sendErrors.inc();
     return;
   }
   auto it = conns_.find(dst);
   if (it != conns_.end()) {
-    it->second->send(std::move(data));
+    it->second->send(std::string(data));
     return;
   }
   if (conns_.size() >= env_.cfg->tcpMaxConnections) {
@@ -388,7 +434,7 @@ void Worker::send(SocketId out, const Endpoint& dst, std::string data) {
   tcp::socket s(ioc_);
   auto c = std::make_shared<TcpConn>(*this, std::move(s), dst, via);
   conns_[dst] = c;
-  c->send(std::move(data));
+  c->send(std::string(data));
   c->connect(tcp::endpoint(dst.addr, dst.port));
 }
 

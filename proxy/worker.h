@@ -9,6 +9,8 @@
 #include <utility>  // boost 1.74 asio uses std::exchange without including it
 #include <boost/asio.hpp>
 
+#include <sys/socket.h>
+
 #include <array>
 #include <deque>
 #include <memory>
@@ -78,7 +80,7 @@ class Worker {
   // Handles one complete message from any transport. `conn` is the TCP connection it came on, if any.
   void onMessage(const char* data, std::size_t len, const Endpoint& src, SocketId in, TcpConn* conn);
   // Sends bytes from socket `out` to `dst`; over TCP on the connection to `dst`, opened if needed.
-  void send(SocketId out, const Endpoint& dst, std::string data);
+  void send(SocketId out, const Endpoint& dst, std::string_view data);
   void connClosed(TcpConn* c, bool idle);
   void countFramingError() { env_.counters.tcpFramingErrors.inc(); }
   void countKeepalive() { env_.counters.keepalives.inc(); }
@@ -105,6 +107,18 @@ class Worker {
   void handleResponse(SipMessage& m, const char* data, std::size_t len, const Endpoint& src, SocketId in);
   void sendBack(const Endpoint& src, SocketId in, TcpConn* conn, std::string data);
   UdpSock* udpFor(SocketId s);
+  void flushUdp();
+
+  // While a receive batch is handled, UDP output is queued and leaves in one sendmmsg per socket.
+  struct OutDatagram {
+    int fd = -1;
+    sockaddr_storage to{};
+    socklen_t toLen = 0;
+    std::string data;
+  };
+  bool batching_ = false;
+  std::vector<OutDatagram> outbox_;
+  std::size_t outCount_ = 0;
 
   unsigned id_;
   boost::asio::io_context ioc_{1};

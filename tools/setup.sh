@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config ninja-build git ca-certificates
   # libraries
   libsofia-sip-ua-dev libboost-dev librocksdb-dev libsrtp2-dev libsodium-dev libtomlplusplus-dev
-  nlohmann-json3-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libgtest-dev libgmock-dev libmaxminddb-dev
   # real peers for tests
   # netbase: /etc/protocols and /etc/services, which kamailio needs (getprotobyname)
   netbase sip-tester kamailio libnet-sip-perl procps iproute2 python3

@@ -95,7 +95,7 @@ Verdict CaptureTap::onRequest(Context& ctx) {
       if (!r.wildcard) r.contacts = bindings(ctx.m.home(), sip->sip_contact);
       r.expiresHeader = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : -1;
       r.userAgent = userAgent(sip);
-      r.srcIp = ctx.source.addr.to_string();
+      r.srcIp = ipText(ctx.source.addr);
       r.srcPort = ctx.source.port;
       r.transport = std::string(conf::transportName(ctx.source.transport));
       if (r.contacts.empty() && !r.wildcard) break;  // a registration query changes nothing

@@ -119,7 +119,7 @@ Verdict RequestSanity::onRequest(Context& ctx) {
 
 Verdict NatFixer::onRequest(Context& ctx) {
   sip_via_t* v = ctx.m.sip()->sip_via;
-  std::string ip = ctx.source.addr.to_string();
+  std::string ip = ipText(ctx.source.addr);
   bool hostIsSource = false;
   boost::asio::ip::address a;
   if (v->v_host && parseIp(v->v_host, a)) hostIsSource = a == ctx.source.addr;
