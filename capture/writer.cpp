@@ -1,8 +1,9 @@
 #include "writer.h"
 
-#include "mac.h"
-
+#include <algorithm>
 #include <chrono>
+
+#include "mac.h"
 
 namespace sipedge::capture {
 
@@ -26,7 +27,9 @@ CaptureWriter::CaptureWriter(store::Store& store, const DeviceParser& devices, s
                              Options o)
     : store_(store), devices_(devices), sources_(std::move(sources)), opt_(o) {}
 
-CaptureWriter::~CaptureWriter() { stop(); }
+CaptureWriter::~CaptureWriter() {
+  stop();
+}
 
 void CaptureWriter::start() {
   running_ = true;
@@ -48,7 +51,8 @@ std::future<std::string> CaptureWriter::submit(std::function<std::string(store::
   return f;
 }
 
-void CaptureWriter::apply(RegistrationEvent& e, store::Batch& b) {
+void CaptureWriter::apply(RegistrationEvent& e) {
+  store::Batch& b = batch_;
   store::IpLogEntry ip;
   ip.tenant = e.tenant;
   ip.user = e.user;
@@ -58,64 +62,67 @@ void CaptureWriter::apply(RegistrationEvent& e, store::Batch& b) {
   ip.firstSeen = ip.lastSeen = e.time;
   ip.count = 1;
   ip.event = e.expires > 0 ? "register" : "unregister";
-  b.upsertIpLog(ip);
+  b.upsertIpLog(std::move(ip));
 
   if (e.wildcard) {  // every binding of the AOR is gone
+    // The store's devices() reads what is written: write what this batch already holds first (a REGISTER and a
+    // "Contact: *" of the same AOR can share a drain).
+    writeBatch();
     for (auto& d : store_.devices(e.tenant, e.user)) {
       if (!d.mac.empty() && store_.isProvisioned(d.mac)) continue;
       b.deleteDevice(d.tenant, d.user, d.instance);
-      firstSeen_.erase(d.tenant + '\x1f' + d.user + '\x1f' + d.instance);
     }
     return;
   }
-  std::string instance = e.instance.empty() ? e.contact : e.instance;
+  std::string instance = e.instance.empty() ? std::move(e.contact) : std::move(e.instance);
   std::string mac = deviceMac(e);
-  std::string key = e.tenant + '\x1f' + e.user + '\x1f' + instance;
   if (e.expires == 0) {
-    if (mac.empty() || !store_.isProvisioned(mac)) {
-      b.deleteDevice(e.tenant, e.user, instance);
-      firstSeen_.erase(key);
-    }
+    // The store keeps the device when its stored MAC is provisioned; this covers a MAC only the REGISTER shows.
+    if (mac.empty() || !store_.isProvisioned(mac))
+      b.deleteDevice(std::move(e.tenant), std::move(e.user), std::move(instance));
     return;
   }
   store::DeviceRecord d;
-  d.tenant = e.tenant;
-  d.user = e.user;
-  d.instance = instance;
-  d.userAgent = e.userAgent;
   DeviceInfo info = devices_.parse(e.userAgent);
-  d.brand = info.brand;
-  d.model = info.model;
-  d.firmware = info.firmware;
-  d.mac = mac;
-  d.ip = e.srcIp;
+  d.tenant = std::move(e.tenant);
+  d.user = std::move(e.user);
+  d.instance = std::move(instance);
+  d.userAgent = std::move(e.userAgent);
+  d.brand = std::move(info.brand);
+  d.model = std::move(info.model);
+  d.firmware = std::move(info.firmware);
+  d.mac = std::move(mac);
+  d.ip = std::move(e.srcIp);
   d.port = e.srcPort;
-  d.transport = e.transport;
-  auto [it, fresh] = firstSeen_.try_emplace(key, e.time);
-  if (fresh && firstSeen_.size() > 1'000'000) firstSeen_.clear();  // bound memory; first-seen then restarts
-  d.firstSeen = it->second;
+  d.transport = std::move(e.transport);
+  d.firstSeen = e.time;  // the store keeps an earlier first-seen of the same device
   d.lastSeen = e.time;
   d.expiresAt = e.time + e.expires * 1000;
-  b.putDevice(d);
+  b.putDevice(std::move(d));
+}
+
+void CaptureWriter::writeBatch() {
+  if (batch_.empty()) return;
+  std::string err;
+  if (!store_.write(batch_, &err)) stats_.writeErrors.fetch_add(1, std::memory_order_relaxed);
+  stats_.batches.fetch_add(1, std::memory_order_relaxed);
+  batch_.clear();
 }
 
 std::size_t CaptureWriter::drainOnce() {
-  store::Batch batch;
   std::size_t n = 0;
   for (auto* src : sources_) {
     while (n < opt_.maxBatch) {
       auto ev = src->queue.pop();
       if (!ev) break;
       ++n;
-      if (auto* r = std::get_if<RegistrationEvent>(&*ev)) apply(*r, batch);
-      else if (auto* c = std::get_if<CdrEvent>(&*ev)) batch.putCdr(c->cdr);
+      if (auto* r = std::get_if<RegistrationEvent>(&*ev))
+        apply(*r);
+      else if (auto* c = std::get_if<CdrEvent>(&*ev))
+        batch_.putCdr(std::move(c->cdr));
     }
   }
-  if (!batch.empty()) {
-    std::string err;
-    if (!store_.write(batch, &err)) stats_.writeErrors.fetch_add(1, std::memory_order_relaxed);
-    stats_.batches.fetch_add(1, std::memory_order_relaxed);
-  }
+  writeBatch();
   stats_.events.fetch_add(n, std::memory_order_relaxed);
   return n;
 }
@@ -129,6 +136,7 @@ void CaptureWriter::housekeeping(bool force) {
 }
 
 void CaptureWriter::run() {
+  std::chrono::microseconds idle = opt_.idleMin;
   while (true) {
     bool stopping = !running_.load();
     std::size_t n = drainOnce();
@@ -140,7 +148,14 @@ void CaptureWriter::run() {
     for (auto& j : jobs) j(store_);
     housekeeping(false);
     if (stopping && n == 0) break;
-    if (n == 0 && jobs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (stopping || !jobs.empty()) continue;
+    if (n == 0) {
+      std::this_thread::sleep_for(idle);
+      idle = std::min(idle * 2, opt_.idleMax);
+      continue;
+    }
+    idle = opt_.idleMin;
+    if (n < opt_.lingerBelow) std::this_thread::sleep_for(opt_.linger);
   }
   store_.flush();
 }

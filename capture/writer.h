@@ -3,10 +3,6 @@
 // commands such as erase). Nothing on the forwarding path ever waits for it.
 #pragma once
 
-#include "device_parser.h"
-#include "store/store.h"
-#include "worker_capture.h"
-
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -17,6 +13,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "device_parser.h"
+#include "store/store.h"
+#include "worker_capture.h"
+
 namespace sipedge::capture {
 
 class CaptureWriter {
@@ -24,6 +24,14 @@ class CaptureWriter {
   struct Options {
     std::chrono::milliseconds sweepInterval{10000};
     std::size_t maxBatch = 4096;  // events per WriteBatch
+    // Idle: the writer polls the queues after sleeping idleMin, doubling up to idleMax while they stay empty, so
+    // a burst after a pause waits about idleMin, and an idle writer wakes only 1/idleMax times a second.
+    std::chrono::microseconds idleMin{100};
+    std::chrono::microseconds idleMax{2000};
+    // A drain that found fewer than lingerBelow events sleeps `linger` before the next one, so a steady trickle
+    // goes in batches rather than one write (and one WAL record) per event. Bounds the added latency.
+    std::size_t lingerBelow = 64;
+    std::chrono::microseconds linger{500};
   };
   struct Stats {
     std::atomic<std::uint64_t> events{0}, batches{0}, writeErrors{0}, devicesSwept{0}, retentionRemoved{0};
@@ -45,7 +53,9 @@ class CaptureWriter {
  private:
   void run();
   std::size_t drainOnce();
-  void apply(RegistrationEvent& e, store::Batch& b);
+  // Adds `e`'s rows to batch_ (moving what it needs out of `e`); a wildcard unregister writes batch_ first.
+  void apply(RegistrationEvent& e);
+  void writeBatch();
   void housekeeping(bool force);
 
   store::Store& store_;
@@ -58,8 +68,10 @@ class CaptureWriter {
   std::mutex jobsMutex_;
   std::deque<std::packaged_task<std::string(store::Store&)>> jobs_;
   std::chrono::steady_clock::time_point nextSweep_;
-  // first-seen times of devices the writer already wrote, so a re-REGISTER keeps its first-seen
-  std::unordered_map<std::string, Millis> firstSeen_;
+  // Reused for every drain (its ops keep their capacity), so a batch does not allocate its op array each time.
+  // A device's first-seen is kept by the store (it reads the stored row, through its own cache that erasure and
+  // expiry invalidate), not here: a writer-side copy would outlive an erased or expired device.
+  store::Batch batch_;
 };
 
 }  // namespace sipedge::capture

@@ -138,9 +138,9 @@ int main(int argc, char** argv) {
       store::StoreOptions so;
       so.path = cfg->storePath;
       so.keyFile = cfg->storeKeyFile;
-      so.retention.ipLog = std::chrono::duration_cast<std::chrono::hours>(cfg->ipLogRetention);
-      so.retention.cdr = std::chrono::duration_cast<std::chrono::hours>(cfg->cdrRetention);
-      so.retention.audit = std::chrono::duration_cast<std::chrono::hours>(cfg->auditRetention);
+      so.retention.ipLog = cfg->ipLogRetention;
+      so.retention.cdr = cfg->cdrRetention;
+      so.retention.audit = cfg->auditRetention;
       db = store::Store::open(so);
       db->setSync(cfg->storeSync);
       auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -13,7 +13,10 @@ namespace sipedge::store::codec {
 
 class Writer {
  public:
-  explicit Writer(std::uint8_t version) { out_.push_back(static_cast<char>(version)); }
+  explicit Writer(std::uint8_t version) {
+    out_.reserve(kTypicalRecord);  // one allocation for a typical record instead of one per doubling
+    out_.push_back(static_cast<char>(version));
+  }
   Writer& u64(std::uint64_t v);
   Writer& i64(std::int64_t v) {
     return u64((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
@@ -23,6 +26,7 @@ class Writer {
   std::string take() { return std::move(out_); }
 
  private:
+  static constexpr std::size_t kTypicalRecord = 256;
   std::string out_;
 };
 

@@ -2,6 +2,7 @@
 #include "store/crypto.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +58,41 @@ void createKeyFile(const std::string& path) {
   }
 }
 
+// Nonces come from a per-thread pool filled by randombytes_buf a few KiB at a time: the same CSPRNG bytes as one
+// call per seal, without a getrandom(2) system call per value. Only uniqueness matters for XChaCha20 nonces
+// (192 random bits); the one way a pool could repeat one is a fork() that copies it into the child, so the child
+// side of every fork discards the pool of the thread that forked (the only thread a child has).
+struct NoncePool {
+  static constexpr std::size_t kSize = 4096;
+  std::array<unsigned char, kSize> bytes{};
+  std::size_t pos = kSize;  // empty
+  void take(unsigned char* out, std::size_t n) {
+    if (n > kSize) {
+      randombytes_buf(out, n);
+      return;
+    }
+    if (kSize - pos < n) {
+      randombytes_buf(bytes.data(), kSize);
+      pos = 0;
+    }
+    std::memcpy(out, bytes.data() + pos, n);
+    sodium_memzero(bytes.data() + pos, n);  // a byte handed out once is never in memory to hand out again
+    pos += n;
+  }
+};
+thread_local NoncePool tNonces;
+
+void discardNoncePoolInChild() {
+  sodium_memzero(tNonces.bytes.data(), tNonces.bytes.size());
+  tNonces.pos = NoncePool::kSize;
+}
+
+void takeNonce(unsigned char* out, std::size_t n) {
+  static const int registered = ::pthread_atfork(nullptr, nullptr, discardNoncePoolInChild);
+  (void)registered;
+  tNonces.take(out, n);
+}
+
 }  // namespace
 
 std::unique_ptr<KeyRing> KeyRing::fromFile(const std::string& path, bool create) {
@@ -96,16 +132,23 @@ std::unique_ptr<KeyRing> KeyRing::fromFile(const std::string& path, bool create)
 KeyRing::KeyRing(const std::array<unsigned char, 32>& master) {
   crypto_kdf_derive_from_key(aeadKey_.data(), aeadKey_.size(), kAeadSubkey, kKdfContext, master.data());
   crypto_kdf_derive_from_key(hashKey_.data(), hashKey_.size(), kHashSubkey, kKdfContext, master.data());
+  crypto_generichash_init(&hashInit_, hashKey_.data(), hashKey_.size(), kHashSize);
 }
 
 KeyRing::~KeyRing() {
   sodium_memzero(aeadKey_.data(), aeadKey_.size());
   sodium_memzero(hashKey_.data(), hashKey_.size());
+  sodium_memzero(&hashInit_, sizeof hashInit_);
 }
 
 std::string KeyRing::hash(char tag, std::initializer_list<std::string_view> parts) const {
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, hashKey_.data(), hashKey_.size(), kHashSize);
+  std::string out;
+  appendHash(&out, tag, parts);
+  return out;
+}
+
+void KeyRing::appendHash(std::string* out, char tag, std::initializer_list<std::string_view> parts) const {
+  crypto_generichash_state st = hashInit_;  // same as crypto_generichash_init with the hash key, one block less
   auto t = static_cast<unsigned char>(tag);
   crypto_generichash_update(&st, &t, 1);
   for (std::string_view p : parts) {
@@ -115,22 +158,29 @@ std::string KeyRing::hash(char tag, std::initializer_list<std::string_view> part
     crypto_generichash_update(&st, len, sizeof len);
     crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(p.data()), p.size());
   }
-  std::string out(kHashSize, '\0');
-  crypto_generichash_final(&st, reinterpret_cast<unsigned char*>(out.data()), out.size());
-  return out;
+  unsigned char h[kHashSize];
+  crypto_generichash_final(&st, h, sizeof h);
+  sodium_memzero(&st, sizeof st);
+  out->append(reinterpret_cast<const char*>(h), sizeof h);
 }
 
 std::string KeyRing::seal(std::string_view ad, std::string_view plain) const {
+  std::string out;
+  appendSealed(&out, ad, plain);
+  return out;
+}
+
+void KeyRing::appendSealed(std::string* out, std::string_view ad, std::string_view plain) const {
   constexpr std::size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-  std::string out(nb + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
-  randombytes_buf(o, nb);
+  const std::size_t at = out->size();
+  out->resize(at + nb + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  auto* o = reinterpret_cast<unsigned char*>(out->data()) + at;
+  takeNonce(o, nb);
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(o + nb, &clen, reinterpret_cast<const unsigned char*>(plain.data()),
                                              plain.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
                                              nullptr, o, aeadKey_.data());
-  out.resize(nb + clen);
-  return out;
+  out->resize(at + nb + clen);
 }
 
 bool KeyRing::open(std::string_view ad, std::string_view sealed, std::string* plain) const {
@@ -170,25 +220,41 @@ bool parseHeader(std::string_view value, ValueHeader* h) {
 }
 
 namespace {
-std::string associatedData(std::uint8_t cfTag, std::string_view key, std::string_view header) {
-  std::string ad;
-  ad.reserve(1 + 8 + key.size() + header.size());
-  ad.push_back(static_cast<char>(cfTag));
-  std::uint64_t n = key.size();
-  for (int i = 0; i < 8; ++i) ad.push_back(static_cast<char>(n >> (8 * i)));
-  ad.append(key);
-  ad.append(header);
-  return ad;
-}
+// cfTag || len(key) (8, little-endian) || key || header. Keys are short: on the stack unless one is not.
+class AssociatedData {
+ public:
+  AssociatedData(std::uint8_t cfTag, std::string_view key, std::string_view header) {
+    const std::size_t n = 1 + 8 + key.size() + header.size();
+    if (n > sizeof small_) big_.resize(n);
+    char* p = n > sizeof small_ ? big_.data() : small_;
+    p[0] = static_cast<char>(cfTag);
+    std::uint64_t len = key.size();
+    for (int i = 0; i < 8; ++i) p[1 + i] = static_cast<char>(len >> (8 * i));
+    std::memcpy(p + 9, key.data(), key.size());
+    std::memcpy(p + 9 + key.size(), header.data(), header.size());
+    view_ = {p, n};
+  }
+  AssociatedData(const AssociatedData&) = delete;
+  AssociatedData& operator=(const AssociatedData&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  char small_[128];
+  std::string big_;
+  std::string_view view_;
+};
 }  // namespace
 
 std::string sealValue(const KeyRing& k, std::uint8_t cfTag, std::string_view key, ValueHeader h,
                       std::string_view plain) {
   std::string out;
+  out.reserve(kValueHeaderSize + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
+              crypto_aead_xchacha20poly1305_ietf_ABYTES);
   out.push_back(static_cast<char>(kEnvelopeV1));
   out.push_back(static_cast<char>(h.flags));
   appendTime(&out, h.time);
-  out += k.seal(associatedData(cfTag, key, out), plain);
+  const AssociatedData ad(cfTag, key, out);
+  k.appendSealed(&out, ad.view(), plain);
   return out;
 }
 
@@ -196,8 +262,8 @@ bool openValue(const KeyRing& k, std::uint8_t cfTag, std::string_view key, std::
                ValueHeader* h) {
   ValueHeader local;
   if (!parseHeader(value, &local)) return false;
-  if (!k.open(associatedData(cfTag, key, value.substr(0, kValueHeaderSize)), value.substr(kValueHeaderSize), plain))
-    return false;
+  const AssociatedData ad(cfTag, key, value.substr(0, kValueHeaderSize));
+  if (!k.open(ad.view(), value.substr(kValueHeaderSize), plain)) return false;
   if (h) *h = local;
   return true;
 }

@@ -33,15 +33,22 @@ class KeyRing {
   // A keyed hash (kHashSize bytes) of a tag and length-prefixed parts: the same parts give the same bytes for
   // this key only, and ("ab","c") never collides with ("a","bc").
   std::string hash(char tag, std::initializer_list<std::string_view> parts) const;
+  // The same bytes, appended to `out` (no allocation when `out` has room). Thread-safe, like hash().
+  void appendHash(std::string* out, char tag, std::initializer_list<std::string_view> parts) const;
 
   // nonce (24 random bytes) || ciphertext || tag (16). `ad` is authenticated, not stored.
   std::string seal(std::string_view ad, std::string_view plain) const;
+  // The same envelope appended to `out`.
+  void appendSealed(std::string* out, std::string_view ad, std::string_view plain) const;
   // False when the value is too short or fails authentication (wrong key, tampered, or a different `ad`).
   bool open(std::string_view ad, std::string_view sealed, std::string* plain) const;
 
  private:
   std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_KEYBYTES> aeadKey_{};
   std::array<unsigned char, crypto_generichash_KEYBYTES> hashKey_{};
+  // BLAKE2b state right after the keyed init (the key block is already compressed): each hash copies it instead
+  // of compressing the key again. Key material: wiped on delete like the keys.
+  crypto_generichash_state hashInit_{};
 };
 
 // The clear header every stored value starts with: [version=1][flags][retention time, 8 bytes big-endian,

@@ -5,6 +5,8 @@
 
 #include <rocksdb/compaction_filter.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -21,28 +23,36 @@ inline bool retentionExpired(std::string_view value, Millis cutoff) {
   return h.time < cutoff;
 }
 
+// Every row the filter drops bumps `drops` (when given) before the compaction's output can be read: the store's
+// writer-side row cache compares it to know that rows may have left the database behind its back.
 class RetentionFilter final : public rocksdb::CompactionFilter {
  public:
-  explicit RetentionFilter(Millis cutoff) : cutoff_(cutoff) {}
+  explicit RetentionFilter(Millis cutoff, std::atomic<std::uint64_t>* drops = nullptr)
+      : cutoff_(cutoff), drops_(drops) {}
   bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value, std::string* /*newValue*/,
               bool* /*valueChanged*/) const override {
-    return retentionExpired(std::string_view(value.data(), value.size()), cutoff_);
+    const bool drop = retentionExpired(std::string_view(value.data(), value.size()), cutoff_);
+    if (drop && drops_) drops_->fetch_add(1, std::memory_order_acq_rel);
+    return drop;
   }
   const char* Name() const override { return "sipedge.RetentionFilter"; }
 
  private:
   Millis cutoff_;
+  std::atomic<std::uint64_t>* drops_;
 };
 
 // One filter per compaction, with the cutoff taken from the clock when the compaction starts. `clock` is called
 // from RocksDB's background threads.
 class RetentionFilterFactory final : public rocksdb::CompactionFilterFactory {
  public:
-  RetentionFilterFactory(std::function<Millis()> clock, Millis windowMs)
-      : clock_(std::move(clock)), window_(windowMs) {}
+  // `drops` (optional) is shared with the store and outlives every filter this factory makes.
+  RetentionFilterFactory(std::function<Millis()> clock, Millis windowMs,
+                         std::shared_ptr<std::atomic<std::uint64_t>> drops = nullptr)
+      : clock_(std::move(clock)), window_(windowMs), drops_(std::move(drops)) {}
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
       const rocksdb::CompactionFilter::Context& /*context*/) override {
-    return std::make_unique<RetentionFilter>(clock_() - window_);
+    return std::make_unique<RetentionFilter>(clock_() - window_, drops_.get());
   }
   bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
     return reason == rocksdb::TableFileCreationReason::kCompaction ||
@@ -53,6 +63,7 @@ class RetentionFilterFactory final : public rocksdb::CompactionFilterFactory {
  private:
   std::function<Millis()> clock_;
   Millis window_;
+  std::shared_ptr<std::atomic<std::uint64_t>> drops_;
 };
 
 }  // namespace sipedge::store

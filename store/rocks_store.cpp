@@ -1,7 +1,10 @@
 // RocksStore: Store on RocksDB. Layout in keys.h, envelope in crypto.h, retention in retention_filter.h.
 // The only file in sipedge that opens RocksDB.
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -14,12 +17,14 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <system_error>
+#include <unordered_map>
 
 #include "store/codec.h"
 #include "store/crypto.h"
 #include "store/json.h"
 #include "store/keys.h"
 #include "store/retention_filter.h"
+#include "store/row_cache.h"
 #include "store/store.h"
 
 namespace sipedge::store {
@@ -41,7 +46,7 @@ Millis systemNow() {
       .count();
 }
 
-Millis toMs(std::chrono::hours h) {
+Millis toMs(std::chrono::seconds h) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(h).count();
 }
 
@@ -78,7 +83,11 @@ using Json = nlohmann::ordered_json;
 
 class RocksStore final : public Store {
  public:
-  explicit RocksStore(const StoreOptions& o) : opts_(o) {
+  explicit RocksStore(const StoreOptions& o)
+      : opts_(o),
+        ipCache_(o.readOnly ? 0 : o.writeCacheRows),
+        devCache_(o.readOnly ? 0 : o.writeCacheRows),
+        prefixCache_(o.readOnly ? 0 : o.writeCacheRows) {
     if (!opts_.clock) opts_.clock = systemNow;
     if (opts_.path.empty()) throw StoreError("no store path configured");
     std::error_code ec;
@@ -102,16 +111,28 @@ class RocksStore final : public Store {
   bool write(const Batch& b, std::string* error) override {
     requireWritable("write");
     std::lock_guard lock(writeMu_);
-    Pending p(*this);
+    Pending& p = pending_;
+    p.reset(b.size());
     try {
       for (const auto& op : b.ops()) {
         std::visit([&](const auto& o) { apply(p, o); }, op);
       }
     } catch (const StoreError& e) {
       if (error) *error = e.what();
-      return false;
+      return false;  // nothing written: the caches still hold what the database holds
     }
-    return commit(p.wb, error);
+    p.build();
+    if (!commit(p.wb, error)) return false;
+    // Committed: these rows are now what the database holds for their keys.
+    for (auto& [k, row] : p.ip) ipCache_.put(k, std::move(row));
+    for (auto& [k, row] : p.dev) {
+      if (row) {
+        devCache_.put(k, std::move(*row));
+      } else {
+        devCache_.erase(k);
+      }
+    }
+    return true;
   }
 
   void setSync(bool sync) override { sync_ = sync; }
@@ -126,6 +147,7 @@ class RocksStore final : public Store {
       auto d = decodeAs<DeviceRecord>(kDevice, k, v);
       if (d.expiresAt < now && !macProvisioned(d.mac)) {
         wb.Delete(cf(kDevice), sl(k));
+        devCache_.erase(std::string(k));
         ++n;
       }
     });
@@ -157,7 +179,10 @@ class RocksStore final : public Store {
     const std::string norm = KeyCodec::normaliseMac(mac);
     scan(rocksdb::ReadOptions(), kDevice, {}, [&](std::string_view k, std::string_view val) {
       auto d = decodeAs<DeviceRecord>(kDevice, k, val);
-      if (!d.mac.empty() && KeyCodec::normaliseMac(d.mac) == norm) wb.Delete(cf(kDevice), sl(k));
+      if (!d.mac.empty() && KeyCodec::normaliseMac(d.mac) == norm) {
+        wb.Delete(cf(kDevice), sl(k));
+        devCache_.erase(std::string(k));
+      }
     });
     return commit(wb, nullptr);
   }
@@ -185,12 +210,14 @@ class RocksStore final : public Store {
         auto e = decodeAs<IpLogEntry>(kIpLog, k, v);
         if (!mine(e.tenant, e.user)) return;  // a 128-bit hash collision: not this user's row
         wb.Delete(cf(kIpLog), sl(k));
+        ipCache_.erase(std::string(k));  // before the write: dropping a cache entry is always safe
         ++removed;
       });
       scan(ro, kDevice, prefix, [&](std::string_view k, std::string_view v) {
         auto d = decodeAs<DeviceRecord>(kDevice, k, v);
         if (!mine(d.tenant, d.user)) return;
         wb.Delete(cf(kDevice), sl(k));
+        devCache_.erase(std::string(k));
         ++removed;
       });
       scan(ro, kCdr, prefix, [&](std::string_view k, std::string_view v) {
@@ -250,6 +277,7 @@ class RocksStore final : public Store {
       scan(rocksdb::ReadOptions(), r.cf, {}, [&](std::string_view k, std::string_view v) {
         if (!retentionExpired(v, cutoff)) return;
         wb.Delete(cf(r.cf), sl(k));
+        if (r.cf == kIpLog) ipCache_.erase(std::string(k));
         if (r.counts) ++removed;
         if (static_cast<std::size_t>(wb.Count()) >= kDeleteChunk) {
           commitOrThrow(wb);
@@ -401,8 +429,66 @@ class RocksStore final : public Store {
 
  private:
   // Reads a batch's own earlier writes before the database: the read-modify-write of upserts sees them.
+  // What the writer-side caches keep of a row: exactly the fields an upsert carries over from the stored row.
+  struct IpRow {
+    Millis firstSeen = 0, lastSeen = 0;
+    std::uint32_t count = 0;
+    std::string hostname, region, isp;
+  };
+  struct DeviceRow {
+    Millis firstSeen = 0;
+    std::string mac;
+  };
+
+  // Reads a batch's own earlier writes before the database: the read-modify-write of upserts sees them. IP-log
+  // and device rows are kept decoded (`ip`, `dev`) and published to the caches only once the batch committed;
+  // other kinds go through the sealed-value overlay.
+  //
+  // The writes themselves are collected and handed to RocksDB by build() sorted by (column family, key), with
+  // only the last write of a key kept: the batch is atomic, so nobody can see the earlier ones, and inserting in
+  // key order lets each memtable skip-list insert start from the previous one's position instead of descending
+  // from the top (the largest single cost of a write before this).
   struct Pending {
     explicit Pending(RocksStore& s) : store(s) {}
+    // Empties it for the next batch of `ops` operations. The store keeps one Pending and reuses its buffers, so
+    // a batch does not allocate (and give back) its large arrays every time.
+    void reset(std::size_t ops) {
+      writes.clear();
+      overlay.clear();
+      ip.clear();
+      dev.clear();
+      wb.Clear();
+      writes.reserve(ops * 2);
+    }
+    struct Write {
+      Cf cf;
+      std::string key;
+      std::optional<std::string> value;  // nullopt: delete
+    };
+    void putRow(Cf c, std::string k, std::string v) { writes.push_back({c, std::move(k), std::move(v)}); }
+    void delRow(Cf c, std::string k) { writes.push_back({c, std::move(k), std::nullopt}); }
+    // Fills `wb`; call once, after the last put/del.
+    void build() {
+      order.resize(writes.size());
+      for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+        const Write& x = writes[a];
+        const Write& y = writes[b];
+        return x.cf != y.cf ? x.cf < y.cf : x.key < y.key;
+      });
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        const Write& w = writes[order[i]];
+        if (i + 1 < order.size()) {
+          const Write& next = writes[order[i + 1]];
+          if (next.cf == w.cf && next.key == w.key) continue;  // superseded later in this batch
+        }
+        if (w.value) {
+          wb.Put(store.cf(w.cf), w.key, *w.value);
+        } else {
+          wb.Delete(store.cf(w.cf), w.key);
+        }
+      }
+    }
     bool get(Cf c, const std::string& k, std::string* v) {
       auto it = overlay.find({c, k});
       if (it != overlay.end()) {
@@ -413,16 +499,20 @@ class RocksStore final : public Store {
       return store.get(rocksdb::ReadOptions(), c, k, v);
     }
     void put(Cf c, const std::string& k, std::string v) {
-      wb.Put(store.cf(c), k, v);
-      overlay[{c, k}] = std::move(v);
+      overlay[{c, k}] = v;
+      putRow(c, k, std::move(v));
     }
     void del(Cf c, const std::string& k) {
-      wb.Delete(store.cf(c), k);
       overlay[{c, k}] = std::nullopt;
+      delRow(c, k);
     }
     RocksStore& store;
+    std::vector<Write> writes;
+    std::vector<std::uint32_t> order;
     rocksdb::WriteBatch wb;
     std::map<std::pair<Cf, std::string>, std::optional<std::string>> overlay;
+    std::unordered_map<std::string, IpRow, KeyTailHash> ip;
+    std::unordered_map<std::string, std::optional<DeviceRow>, KeyTailHash> dev;  // nullopt: deleted here
   };
 
   // Takes a snapshot for readers of a primary; a secondary only moves on catchUp(), so it reads as it is.
@@ -442,57 +532,132 @@ class RocksStore final : public Store {
   };
 
   void apply(Pending& p, const Batch::UpsertIpLog& op) {
-    IpLogEntry e = op.entry;
-    if (e.lastSeen == 0) e.lastSeen = e.firstSeen ? e.firstSeen : now();
-    if (e.firstSeen == 0) e.firstSeen = e.lastSeen;
-    const std::string key = keys_->ipLog(e.tenant, e.user, e.ip);
-    std::string old;
-    if (p.get(kIpLog, key, &old)) {
-      IpLogEntry cur = decodeAs<IpLogEntry>(kIpLog, key, old);
-      if (cur.count < UINT32_MAX) ++cur.count;
-      cur.firstSeen = std::min(cur.firstSeen, e.firstSeen);
-      cur.lastSeen = std::max(cur.lastSeen, e.lastSeen);
-      cur.port = e.port;
-      cur.transport = e.transport;
-      cur.event = (e.event.empty() || e.event == "new-ip") ? "register" : e.event;
-      if (!e.hostname.empty()) cur.hostname = e.hostname;
-      if (!e.region.empty()) cur.region = e.region;
-      if (!e.isp.empty()) cur.isp = e.isp;
-      e = std::move(cur);
+    const IpLogEntry& in = op.entry;
+    const Millis lastSeen = in.lastSeen != 0 ? in.lastSeen : (in.firstSeen != 0 ? in.firstSeen : now());
+    const Millis firstSeen = in.firstSeen != 0 ? in.firstSeen : lastSeen;
+    std::string key = keys_->ipLogUnder(userPrefix(in.tenant, in.user), in.tenant, in.user, in.ip);
+    IpLogEntry e;
+    e.tenant = in.tenant;
+    e.user = in.user;
+    e.ip = in.ip;
+    e.port = in.port;
+    e.transport = in.transport;
+    IpRow row;
+    if (findIpRow(p, key, &row)) {
+      if (row.count < UINT32_MAX) ++row.count;
+      row.firstSeen = std::min(row.firstSeen, firstSeen);
+      row.lastSeen = std::max(row.lastSeen, lastSeen);
+      e.event = (in.event.empty() || in.event == "new-ip") ? "register" : in.event;
+      if (!in.hostname.empty()) row.hostname = in.hostname;
+      if (!in.region.empty()) row.region = in.region;
+      if (!in.isp.empty()) row.isp = in.isp;
     } else {
-      e.count = 1;
+      row = IpRow{firstSeen, lastSeen, 1, in.hostname, in.region, in.isp};
       e.event = "new-ip";
     }
-    p.put(kIpLog, key, seal(kIpLog, key, {0, e.lastSeen}, codec::encode(e)));
+    e.firstSeen = row.firstSeen;
+    e.lastSeen = row.lastSeen;
+    e.count = row.count;
+    e.hostname = row.hostname;
+    e.region = row.region;
+    e.isp = row.isp;
+    p.putRow(kIpLog, key, seal(kIpLog, key, {0, e.lastSeen}, codec::encode(e)));
+    p.ip.insert_or_assign(std::move(key), std::move(row));
   }
 
   void apply(Pending& p, const Batch::PutDevice& op) {
     DeviceRecord d = op.device;
     if (d.lastSeen == 0) d.lastSeen = now();
     if (d.firstSeen == 0) d.firstSeen = d.lastSeen;
-    const std::string key = keys_->device(d.tenant, d.user, d.instance);
-    std::string old;
-    if (p.get(kDevice, key, &old)) {
-      auto prev = decodeAs<DeviceRecord>(kDevice, key, old);
-      if (prev.firstSeen != 0) d.firstSeen = std::min(d.firstSeen, prev.firstSeen);
-    }
-    p.put(kDevice, key, seal(kDevice, key, {0, d.lastSeen}, codec::encode(d)));
+    std::string key = keys_->deviceUnder(userPrefix(d.tenant, d.user), d.tenant, d.user, d.instance);
+    DeviceRow prev;
+    if (findDevice(p, key, &prev) && prev.firstSeen != 0) d.firstSeen = std::min(d.firstSeen, prev.firstSeen);
+    p.putRow(kDevice, key, seal(kDevice, key, {0, d.lastSeen}, codec::encode(d)));
+    p.dev.insert_or_assign(std::move(key), DeviceRow{d.firstSeen, std::move(d.mac)});
   }
 
   void apply(Pending& p, const Batch::DeleteDevice& op) {
-    const std::string key = keys_->device(op.tenant, op.user, op.instance);
+    std::string key = keys_->deviceUnder(userPrefix(op.tenant, op.user), op.tenant, op.user, op.instance);
+    DeviceRow prev;
+    if (!findDevice(p, key, &prev)) return;
+    if (macProvisioned(prev.mac)) return;
+    p.delRow(kDevice, key);
+    p.dev.insert_or_assign(std::move(key), std::nullopt);
+  }
+
+  // The row as the batch so far leaves it: this batch's own write, else the cache, else the database.
+  bool findIpRow(Pending& p, const std::string& key, IpRow* out) {
+    if (auto it = p.ip.find(key); it != p.ip.end()) {
+      *out = it->second;
+      return true;
+    }
+    syncIpCacheWithRetention();
+    if (const IpRow* c = ipCache_.find(key)) {
+      *out = *c;
+      return true;
+    }
     std::string old;
-    if (!p.get(kDevice, key, &old)) return;
+    if (!get(rocksdb::ReadOptions(), kIpLog, key, &old)) return false;
+    IpLogEntry cur = decodeAs<IpLogEntry>(kIpLog, key, old);
+    *out = IpRow{cur.firstSeen,           cur.lastSeen,          cur.count,
+                 std::move(cur.hostname), std::move(cur.region), std::move(cur.isp)};
+    return true;
+  }
+
+  bool findDevice(Pending& p, const std::string& key, DeviceRow* out) {
+    if (auto it = p.dev.find(key); it != p.dev.end()) {
+      if (!it->second) return false;
+      *out = *it->second;
+      return true;
+    }
+    if (const DeviceRow* c = devCache_.find(key)) {
+      *out = *c;
+      return true;
+    }
+    std::string old;
+    if (!get(rocksdb::ReadOptions(), kDevice, key, &old)) return false;
     auto d = decodeAs<DeviceRecord>(kDevice, key, old);
-    if (macProvisioned(d.mac)) return;
-    p.del(kDevice, key);
+    *out = DeviceRow{d.firstSeen, std::move(d.mac)};
+    return true;
+  }
+
+  // A retention compaction (or flush) that dropped IP-log rows may have dropped cached ones: start over. Rows
+  // only ever leave by retention in the background; every other deletion erases its keys from the caches itself.
+  void syncIpCacheWithRetention() {
+    const std::uint64_t drops = ipLogDrops_->load(std::memory_order_acquire);
+    if (drops == ipCacheDrops_) return;
+    ipCache_.clear();
+    ipCacheDrops_ = drops;
+  }
+
+  // keys_->userPrefix(tenant, user), computed once per user while it stays cached. The view is valid until the
+  // next call.
+  std::string_view userPrefix(const std::string& tenant, const std::string& user) {
+    // An event's rows come one after another: the same user as last time is the common case.
+    if (lastPrefix_ && tenant == lastTenant_ && user == lastUser_) return *lastPrefix_;
+    lastPrefix_ = nullptr;
+    prefixLookup_.clear();
+    const std::uint32_t n = static_cast<std::uint32_t>(tenant.size());
+    prefixLookup_.append(reinterpret_cast<const char*>(&n), sizeof n);  // length first: no separator ambiguity
+    prefixLookup_.append(tenant);
+    prefixLookup_.append(user);
+    const std::string* hit = prefixCache_.find(prefixLookup_);
+    if (!hit) hit = prefixCache_.put(prefixLookup_, keys_->userPrefix(tenant, user));
+    if (hit) {
+      lastTenant_ = tenant;
+      lastUser_ = user;
+      lastPrefix_ = hit;  // valid until prefixCache_ changes, which only happens below this line
+      return *hit;
+    }
+    prefixScratch_ = keys_->userPrefix(tenant, user);  // caching off
+    return prefixScratch_;
   }
 
   void apply(Pending& p, const Batch::PutCdr& op) {
     CdrRecord c = op.cdr;
     if (c.start == 0) c.start = now();
     const std::string idKey = keys_->cdrId(c.uniqueId);
-    const std::string key = keys_->cdr(c.tenant, c.user, c.start, c.uniqueId);
+    const std::string key = keys_->cdrUnder(userPrefix(c.tenant, c.user), c.start, c.uniqueId);
     std::string idVal;
     if (p.get(kCdrId, idKey, &idVal)) {
       const std::string oldKey = openAs(kCdrId, idKey, idVal);
@@ -593,6 +758,25 @@ class RocksStore final : public Store {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
     rocksdb::ColumnFamilyOptions base;
     base.compression = rocksdb::kNoCompression;  // sealed values do not compress
+    // Bloom filters, in the memtable and in every table file, so that the upserts' reads of keys that are not
+    // there (a new user, a new IP, a new CDR id) stop at a few bit tests instead of searching the skip list and
+    // reading index and data blocks. Whole keys: every read here is a point lookup of a full key.
+    // 16 MiB memtables (RocksDB's default is 64): every upsert adds a version to its column family's skip list,
+    // and inserting into a list a quarter the size is markedly cheaper (fewer levels, more of it in cache),
+    // while flushing four times as often costs the background thread little (it writes each key once). Also
+    // bounds memory on a small box: 7 column families x 2 memtables x 16 MiB at most.
+    base.write_buffer_size = 16 << 20;
+    base.memtable_whole_key_filtering = true;
+    base.memtable_prefix_bloom_size_ratio = 0.02;
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+    base.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // write() hands each batch over in key order (Pending::build); with an insert hint the memtable starts each
+    // skip-list insert from where the previous one ended and repairs only the levels that no longer bracket the
+    // key (O(log distance) instead of a descent from the top). One hint for the whole column family: every key
+    // starts with the version byte. Only the memtable insert path reads this option; reads and iterators ignore it.
+    base.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
     cfds.emplace_back(rocksdb::kDefaultColumnFamilyName, base);
     for (std::size_t i = 0; i < kCfCount; ++i) {
       rocksdb::ColumnFamilyOptions co = base;
@@ -601,7 +785,8 @@ class RocksStore final : public Store {
       if (i == kCdr || i == kCdrId) window = toMs(opts_.retention.cdr);
       if (i == kAudit) window = toMs(opts_.retention.audit);
       if (window > 0) {
-        co.compaction_filter_factory = std::make_shared<RetentionFilterFactory>(opts_.clock, window);
+        co.compaction_filter_factory =
+            std::make_shared<RetentionFilterFactory>(opts_.clock, window, i == kIpLog ? ipLogDrops_ : nullptr);
         co.periodic_compaction_seconds = 24 * 3600;  // rows leave the files within about a day of expiring
       }
       cfds.emplace_back(kCfNames[i], co);
@@ -767,6 +952,17 @@ class RocksStore final : public Store {
   Db db_;
   std::atomic<bool> sync_{false};
   std::mutex writeMu_;
+  // Writer-side caches, used under writeMu_ only (see IpRow). The compaction filters touch only ipLogDrops_,
+  // which they share, so it outlives the database whatever the order of destruction.
+  std::shared_ptr<std::atomic<std::uint64_t>> ipLogDrops_ = std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::uint64_t ipCacheDrops_ = 0;
+  BoundedCache<IpRow, KeyTailHash> ipCache_;
+  BoundedCache<DeviceRow, KeyTailHash> devCache_;
+  BoundedCache<std::string> prefixCache_;
+  std::string prefixLookup_, prefixScratch_;
+  std::string lastTenant_, lastUser_;
+  const std::string* lastPrefix_ = nullptr;  // into prefixCache_
+  Pending pending_{*this};                   // write()'s, reused
 };
 
 }  // namespace

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,9 +41,10 @@ class StoreError : public std::runtime_error {
 enum class Kind : std::uint8_t { IpLog, Device, Provisioned, Cdr, Audit };
 
 struct Retention {
-  std::chrono::hours ipLog{24 * 90};
-  std::chrono::hours cdr{24 * 365};
-  std::chrono::hours audit{24 * 365};
+  // Seconds, so short windows ("45s", for tests and strict deployments) are not rounded to "keep forever".
+  std::chrono::seconds ipLog{std::chrono::hours(24 * 90)};
+  std::chrono::seconds cdr{std::chrono::hours(24 * 365)};
+  std::chrono::seconds audit{std::chrono::hours(24 * 365)};
 };
 
 struct StoreOptions {
@@ -53,6 +55,12 @@ struct StoreOptions {
   Retention retention;
   // Injectable for tests; default system clock. Called from RocksDB's compaction threads too: must be thread-safe.
   std::function<Millis()> clock;
+  // Rows per writer-side cache (decoded IP-log rows; device first-seen and MAC; per-user key prefixes) that let
+  // the upserts in write() skip a database read and a decryption. Each entry is a copy of what the database
+  // holds for that key, dropped whenever the row leaves it (erase, retention, sweep, unregister); decoded values
+  // live in this process's memory only, never on disk. About 500 bytes per user across the three caches, so
+  // the default holds ~64k users in ~32 MiB; 0 turns the caches off (every upsert reads the database).
+  std::size_t writeCacheRows = 1 << 16;
 };
 
 // One atomic group of writes (a RocksDB WriteBatch, WAL on). Built by value on the writer thread; the records are

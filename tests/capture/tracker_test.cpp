@@ -1,9 +1,19 @@
-// RegistrationTracker and CdrTracker as pure functions of what the tap saw.
+// RegistrationTracker and CdrTracker as pure functions of what the tap saw; CaptureWriter against a real store
+// (what it must not remember after erasure and expiry).
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
 
 #include "capture/cdr_tracker.h"
+#include "capture/device_parser.h"
 #include "capture/queue.h"
 #include "capture/registration_tracker.h"
+#include "capture/worker_capture.h"
+#include "capture/writer.h"
+#include "store/store.h"
 
 using namespace sipedge::capture;
 using sipedge::store::Disposition;
@@ -217,3 +227,107 @@ TEST(SpscQueue, RefusesWhenFull) {
   for (int i = 1; i <= 4; ++i) EXPECT_EQ(*q.pop(), i);
   EXPECT_FALSE(q.pop());
 }
+
+// ---- CaptureWriter against a real store: what it must not remember --------------------------------------
+
+namespace {
+
+class WriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sipedge-writer-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    sipedge::store::StoreOptions o;
+    o.path = dir_ + "/db";
+    o.keyFile = dir_ + "/store.key";
+    store_ = sipedge::store::Store::open(o);
+    writer_ =
+        std::make_unique<CaptureWriter>(*store_, parser_, std::vector<WorkerCapture*>{&cap_}, CaptureWriter::Options{});
+    writer_->start();
+  }
+  void TearDown() override {
+    writer_.reset();
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  RegistrationEvent registration(Millis t, std::int64_t expires = 3600) {
+    RegistrationEvent r;
+    r.time = t;
+    r.tenant = "example.com";
+    r.user = "100";
+    r.contact = "sip:100@192.168.1.5:5062";
+    r.instance = "<urn:uuid:1>";
+    r.userAgent = "Yealink SIP-T46S 66.86.0.15";
+    r.srcIp = "192.0.2.10";
+    r.srcPort = 5062;
+    r.transport = "udp";
+    r.expires = expires;
+    return r;
+  }
+  // Pushes, then waits until the writer has written all of it.
+  void feed(std::vector<CaptureEvent> events) {
+    const auto before = writer_->stats().events.load();
+    for (auto& e : events) ASSERT_TRUE(cap_.queue.push(std::move(e)));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (writer_->stats().events.load() < before + events.size() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(writer_->stats().events.load(), before + events.size());
+  }
+  std::vector<sipedge::store::DeviceRecord> devices() { return store_->devices("example.com", "100"); }
+
+  std::string dir_;
+  std::unique_ptr<sipedge::store::Store> store_;
+  DeviceParser parser_ = DeviceParser::fromText(builtinDeviceTable(), "built-in");
+  WorkerCapture cap_{0, 1024, 3600000, 300000};
+  std::unique_ptr<CaptureWriter> writer_;
+};
+
+TEST_F(WriterTest, ReRegisterKeepsFirstSeen) {
+  feed({registration(1'000'000)});
+  feed({registration(2'000'000)});
+  auto d = devices();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].firstSeen, 1'000'000);
+  EXPECT_EQ(d[0].lastSeen, 2'000'000);
+}
+
+TEST_F(WriterTest, AfterEraseARegistrationStartsFresh) {
+  feed({registration(1'000'000)});
+  auto erased = writer_->submit(
+      [](sipedge::store::Store& s) { return std::to_string(s.eraseUser("example.com", "100", "operator")); });
+  ASSERT_EQ(erased.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(erased.get(), "2");  // the IP-log row and the device
+  feed({registration(5'000'000)});
+  auto d = devices();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].firstSeen, 5'000'000);  // nothing of the erased device survives in the writer
+  auto log = store_->ipLog("example.com", "100");
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].count, 1u);
+  EXPECT_EQ(log[0].firstSeen, 5'000'000);
+}
+
+TEST_F(WriterTest, AfterExpiryARegistrationStartsFresh) {
+  feed({registration(1'000'000, 60)});
+  auto swept = writer_->submit(
+      [](sipedge::store::Store& s) { return std::to_string(s.sweepExpiredDevices(1'000'000 + 61'000)); });
+  ASSERT_EQ(swept.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(swept.get(), "1");
+  feed({registration(9'000'000)});
+  auto d = devices();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].firstSeen, 9'000'000);
+}
+
+TEST_F(WriterTest, WildcardInTheSameDrainRemovesTheDevice) {
+  RegistrationEvent star = registration(1'000'100, 0);
+  star.contact = "*";
+  star.instance.clear();
+  star.wildcard = true;
+  feed({registration(1'000'000), std::move(star)});
+  EXPECT_TRUE(devices().empty());
+}
+
+}  // namespace

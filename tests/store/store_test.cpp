@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -542,6 +543,199 @@ TEST_F(StoreTest, EraseLeavesOnlyLegalHoldCdrsAndAnAuditRecord) {
   EXPECT_TRUE(sawErase);
   auto users = s.users();
   EXPECT_EQ(users.size(), 2u);  // alice still has a held CDR
+}
+
+// ---- writer-side caches ------------------------------------------------------------------------------------
+// write() keeps decoded IP-log rows and device first-seen in memory so upserts skip a read and a decryption.
+// Every way a row leaves the database must leave the cache too, or a later upsert would bring erased or expired
+// data (an old count, an old first-seen) back.
+
+IpLogEntry onlyRow(Store& s, const std::string& user) {
+  auto log = s.ipLog("example.com", user);
+  EXPECT_EQ(log.size(), 1u);
+  return log.empty() ? IpLogEntry{} : log[0];
+}
+
+void upsert(Store& s, const IpLogEntry& e) {
+  Batch b;
+  b.upsertIpLog(e);
+  std::string err;
+  ASSERT_TRUE(s.write(b, &err)) << err;
+}
+
+void put(Store& s, const DeviceRecord& d) {
+  Batch b;
+  b.putDevice(d);
+  std::string err;
+  ASSERT_TRUE(s.write(b, &err)) << err;
+}
+
+TEST_F(StoreTest, CachedUpsertsMatchUncached) {
+  for (std::size_t rows : {std::size_t{0}, std::size_t{3}, std::size_t{1} << 17}) {  // off, tiny (evicting), default
+    StoreOptions o = options();
+    o.path = dir_ + "/db-" + std::to_string(rows);
+    o.writeCacheRows = rows;
+    auto& s = open(o);
+    for (int round = 0; round < 4; ++round) {
+      Batch b;
+      for (int u = 0; u < 8; ++u) {
+        b.upsertIpLog(ipEntry("u" + std::to_string(u), "203.0.113." + std::to_string(u % 3), kT0 + round * 1000 + u));
+        DeviceRecord d = device("u" + std::to_string(u), "urn:uuid:" + std::to_string(u), "", kT0 + 3600000);
+        d.firstSeen = d.lastSeen = kT0 + round * 1000 + u;
+        b.putDevice(d);
+      }
+      write(b);
+    }
+    for (int u = 0; u < 8; ++u) {
+      const std::string user = "u" + std::to_string(u);
+      IpLogEntry e = onlyRow(s, user);
+      EXPECT_EQ(e.count, 4u) << rows << " " << user;
+      EXPECT_EQ(e.firstSeen, kT0 + u) << rows;
+      EXPECT_EQ(e.lastSeen, kT0 + 3000 + u) << rows;
+      EXPECT_EQ(e.event, "register") << rows;
+      auto devs = s.devices("example.com", user);
+      ASSERT_EQ(devs.size(), 1u);
+      EXPECT_EQ(devs[0].firstSeen, kT0 + u) << rows;
+    }
+  }
+}
+
+TEST_F(StoreTest, EraseUserLeavesNothingForTheCacheToBringBack) {
+  auto& s = open();
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0));
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0 + 1000));
+  put(s, device("alice", "urn:uuid:a1", "", kT0 + 3600000));
+  ASSERT_EQ(onlyRow(s, "alice").count, 2u);
+  s.eraseUser("example.com", "alice", "operator");
+
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0 + 5000));
+  IpLogEntry e = onlyRow(s, "alice");
+  EXPECT_EQ(e.count, 1u);
+  EXPECT_EQ(e.event, "new-ip");
+  EXPECT_EQ(e.firstSeen, kT0 + 5000);
+  DeviceRecord again = device("alice", "urn:uuid:a1", "", kT0 + 7200000);
+  again.firstSeen = again.lastSeen = kT0 + 5000;
+  put(s, again);
+  auto devs = s.devices("example.com", "alice");
+  ASSERT_EQ(devs.size(), 1u);
+  EXPECT_EQ(devs[0].firstSeen, kT0 + 5000);
+}
+
+TEST_F(StoreTest, RetentionLeavesNothingForTheCacheToBringBack) {
+  auto& s = open();
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0));
+  upsert(s, ipEntry("bob", "203.0.113.8", kT0));
+  clock_->store(kT0 + 100 * kDay);
+  EXPECT_EQ(s.enforceRetention(), 2u);  // explicit pass
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0 + 100 * kDay));
+  IpLogEntry e = onlyRow(s, "alice");
+  EXPECT_EQ(e.count, 1u);
+  EXPECT_EQ(e.event, "new-ip");
+  EXPECT_EQ(e.firstSeen, kT0 + 100 * kDay);
+
+  // By compaction (the background path): the filter drops the rows without the writer knowing which.
+  upsert(s, ipEntry("bob", "203.0.113.8", kT0 + 100 * kDay));
+  upsert(s, ipEntry("bob", "203.0.113.8", kT0 + 100 * kDay + 1));
+  ASSERT_EQ(onlyRow(s, "bob").count, 2u);
+  clock_->store(kT0 + 200 * kDay);
+  s.compactAll();
+  ASSERT_TRUE(s.ipLog("example.com", "bob").empty());
+  upsert(s, ipEntry("bob", "203.0.113.8", kT0 + 200 * kDay));
+  e = onlyRow(s, "bob");
+  EXPECT_EQ(e.count, 1u);
+  EXPECT_EQ(e.event, "new-ip");
+  EXPECT_EQ(e.firstSeen, kT0 + 200 * kDay);
+}
+
+TEST_F(StoreTest, SweepAndDeprovisionLeaveNoFirstSeenBehind) {
+  auto& s = open();
+  put(s, device("alice", "urn:uuid:a1", "", kT0 + 1000));
+  EXPECT_EQ(s.sweepExpiredDevices(kT0 + 2000), 1u);
+  DeviceRecord again = device("alice", "urn:uuid:a1", "", kT0 + 7200000);
+  again.firstSeen = again.lastSeen = kT0 + 3000;
+  put(s, again);
+  auto devs = s.devices("example.com", "alice");
+  ASSERT_EQ(devs.size(), 1u);
+  EXPECT_EQ(devs[0].firstSeen, kT0 + 3000);
+
+  ASSERT_TRUE(s.addProvisioned({"00:15:65:00:00:01", "example.com", "alice", "T46S", kT0}));
+  put(s, device("alice", "urn:uuid:p1", "00:15:65:00:00:01", kT0 + 7200000));
+  ASSERT_TRUE(s.removeProvisioned("00:15:65:00:00:01"));
+  DeviceRecord p1 = device("alice", "urn:uuid:p1", "", kT0 + 7200000);
+  p1.firstSeen = p1.lastSeen = kT0 + 4000;
+  put(s, p1);
+  bool found = false;
+  for (const auto& d : s.devices("example.com", "alice")) {
+    if (d.instance != "urn:uuid:p1") continue;
+    found = true;
+    EXPECT_EQ(d.firstSeen, kT0 + 4000);
+  }
+  EXPECT_TRUE(found);
+
+  // Unregister, then register again in the same batch and in the next one: first-seen restarts.
+  Batch b;
+  b.deleteDevice("example.com", "alice", "urn:uuid:p1");
+  DeviceRecord p2 = p1;
+  p2.firstSeen = p2.lastSeen = kT0 + 5000;
+  b.putDevice(p2);
+  write(b);
+  for (const auto& d : s.devices("example.com", "alice")) {
+    if (d.instance == "urn:uuid:p1") {
+      EXPECT_EQ(d.firstSeen, kT0 + 5000);
+    }
+  }
+}
+
+// Raw access to one column family of a closed store (the tampering tests).
+template <class F>
+void withRawCf(const std::string& path, const std::string& cfName, F&& f) {
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+  for (const auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> hs;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfds, &hs, &raw).ok());
+  for (auto* h : hs)
+    if (h->GetName() == cfName) f(*raw, h);
+  for (auto* h : hs) raw->DestroyColumnFamilyHandle(h);
+  delete raw;
+}
+
+std::map<std::string, std::string> rawRows(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) {
+  std::map<std::string, std::string> rows;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), h));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) rows.emplace(it->key().ToString(), it->value().ToString());
+  return rows;
+}
+
+TEST_F(StoreTest, AFailedWriteLeavesTheCacheAsTheDatabase) {
+  upsert(open(), ipEntry("alice", "203.0.113.7", kT0));
+  store_.reset();
+  std::map<std::string, std::string> alice;
+  withRawCf(options().path, "iplog", [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) { alice = rawRows(db, h); });
+  ASSERT_EQ(alice.size(), 1u);
+  upsert(open(), ipEntry("carol", "203.0.113.9", kT0));
+  store_.reset();
+  withRawCf(options().path, "iplog", [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* h) {
+    for (const auto& [k, v] : rawRows(db, h)) {  // carol's row gets alice's value: it no longer authenticates
+      if (!alice.count(k)) {
+        ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h, k, alice.begin()->second).ok());
+      }
+    }
+  });
+
+  auto& s = open();
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0 + 1000));  // count 2, now cached
+  Batch bad;
+  bad.upsertIpLog(ipEntry("alice", "203.0.113.7", kT0 + 2000));
+  bad.upsertIpLog(ipEntry("carol", "203.0.113.9", kT0 + 2000));
+  std::string err;
+  EXPECT_FALSE(s.write(bad, &err));
+  EXPECT_NE(err.find("authentication"), std::string::npos) << err;
+  EXPECT_EQ(onlyRow(s, "alice").count, 2u);
+  upsert(s, ipEntry("alice", "203.0.113.7", kT0 + 3000));
+  EXPECT_EQ(onlyRow(s, "alice").count, 3u);  // not 4: the failed batch's count never reached the cache
 }
 
 // ---- keys and opening --------------------------------------------------------------------------------------
