@@ -62,6 +62,22 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   ip.firstSeen = ip.lastSeen = e.time;
   ip.count = 1;
   ip.event = e.expires > 0 ? "register" : "unregister";
+  if (auto* en = opt_.enricher) {
+    EnrichResult geo = en->lookupNow(e.srcIp);
+    ip.region = std::move(geo.region);
+    ip.isp = std::move(geo.isp);
+    if (en->reverseDnsEnabled()) {
+      if (auto h = en->cachedHostname(e.srcIp)) {
+        ip.hostname = std::move(*h);
+      } else {
+        en->requestHostname(e.srcIp);
+        if (awaitingHostname_.size() > 65536) awaitingHostname_.clear();  // bound memory; later REGISTERs fill in
+        auto& who = awaitingHostname_[e.srcIp];
+        std::pair<std::string, std::string> tu{e.tenant, e.user};
+        if (who.size() < 64 && std::find(who.begin(), who.end(), tu) == who.end()) who.push_back(std::move(tu));
+      }
+    }
+  }
   b.upsertIpLog(std::move(ip));
 
   if (e.wildcard) {  // every binding of the AOR is gone
@@ -111,6 +127,16 @@ void CaptureWriter::writeBatch() {
 
 std::size_t CaptureWriter::drainOnce() {
   std::size_t n = 0;
+  // Names that arrived for rows written by earlier batches; first in the batch, so the store applies them
+  // before this batch's upserts of the same rows.
+  if (opt_.enricher) {
+    for (auto& [addr, host] : opt_.enricher->takeResolved()) {
+      auto it = awaitingHostname_.find(addr);
+      if (it == awaitingHostname_.end()) continue;
+      for (auto& [tenant, user] : it->second) batch_.enrichIpLog(tenant, user, addr, host);
+      awaitingHostname_.erase(it);
+    }
+  }
   for (auto* src : sources_) {
     while (n < opt_.maxBatch) {
       auto ev = src->queue.pop();

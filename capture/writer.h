@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "device_parser.h"
+#include "enricher.h"
 #include "store/store.h"
 #include "worker_capture.h"
 
@@ -24,6 +25,7 @@ class CaptureWriter {
   struct Options {
     std::chrono::milliseconds sweepInterval{10000};
     std::size_t maxBatch = 4096;  // events per WriteBatch
+    Enricher* enricher = nullptr;  // borrowed, may be null (no region/ISP/hostname); must outlive the writer
     // Idle: the writer polls the queues after sleeping idleMin, doubling up to idleMax while they stay empty, so
     // a burst after a pause waits about idleMin, and an idle writer wakes only 1/idleMax times a second.
     std::chrono::microseconds idleMin{100};
@@ -72,6 +74,9 @@ class CaptureWriter {
   // A device's first-seen is kept by the store (it reads the stored row, through its own cache that erasure and
   // expiry invalidate), not here: a writer-side copy would outlive an erased or expired device.
   store::Batch batch_;
+  // IP-log rows written while their IP's reverse lookup was outstanding: ip -> (tenant, user) pairs to enrich
+  // when the name arrives.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> awaitingHostname_;
 };
 
 }  // namespace sipedge::capture

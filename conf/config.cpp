@@ -295,6 +295,8 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
     r.duration("call_setup_timeout", c.callSetupTimeout);
     r.duration("sweep_interval", c.captureSweepInterval);
     if (auto v = r.str("devices_file")) c.devicesFile = *v;
+    if (auto v = r.str("geoip_database")) c.geoipDatabase = *v;
+    if (auto v = r.boolean("reverse_dns")) c.reverseDns = *v;
     for (auto& [s, n] : r.strings("provisioned")) {
       std::string mac;
       if (!normalisedMac(s, mac)) r.fail(n, "provisioned", "'" + s + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");

@@ -73,6 +73,8 @@ struct Config {
   std::chrono::seconds captureSweepInterval{10};        // device expiry and retention passes
   std::string devicesFile;  // "" = the table built into the binary (conf/devices.tsv at build time)
   std::vector<std::string> provisionedMacs;             // normalised aa:bb:cc:dd:ee:ff
+  std::string geoipDatabase;  // MaxMind DB file for IP-log region/ISP; "" = off
+  bool reverseDns = false;    // IP-log hostnames by asynchronous reverse DNS
 
   // [store]
   std::string storePath;  // default data_dir/store

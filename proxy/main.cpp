@@ -123,8 +123,20 @@ int main(int argc, char** argv) {
   std::unique_ptr<store::Store> db;
   std::unique_ptr<capture::DeviceParser> deviceTable;
   std::vector<std::unique_ptr<capture::WorkerCapture>> captures;
+  std::unique_ptr<capture::Enricher> enricher;
   std::unique_ptr<capture::CaptureWriter> writer;
   if (cfg->captureEnabled) {
+    if (!cfg->geoipDatabase.empty() || cfg->reverseDns) {
+      try {
+        capture::Enricher::Options eo;
+        eo.geoipPath = cfg->geoipDatabase;
+        eo.reverseDns = cfg->reverseDns;
+        enricher = std::make_unique<capture::Enricher>(eo);
+      } catch (const capture::EnrichError& e) {
+        std::fprintf(stderr, "sipedge: %s: option 'capture.geoip_database': %s\n", cfg->sourcePath.c_str(), e.what());
+        return 1;
+      }
+    }
     try {
       deviceTable = std::make_unique<capture::DeviceParser>(
           cfg->devicesFile.empty()
@@ -162,6 +174,7 @@ int main(int argc, char** argv) {
     }
     capture::CaptureWriter::Options wo;
     wo.sweepInterval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->captureSweepInterval);
+    wo.enricher = enricher.get();
     writer = std::make_unique<capture::CaptureWriter>(*db, *deviceTable, sources, wo);
   }
 

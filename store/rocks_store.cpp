@@ -565,6 +565,21 @@ class RocksStore final : public Store {
     p.ip.insert_or_assign(std::move(key), std::move(row));
   }
 
+  // Late enrichment of an existing row: hostname/region/isp only; count, times, port and event stay. The writer
+  // puts these ops before the batch's upserts, so the row comes from the database (or is skipped when this
+  // batch already touched it: the next registration brings the cached name anyway).
+  void apply(Pending& p, const Batch::EnrichIpLog& op) {
+    std::string key = keys_->ipLogUnder(userPrefix(op.tenant, op.user), op.tenant, op.user, op.ip);
+    std::string old;
+    if (p.ip.count(key) || !get(rocksdb::ReadOptions(), kIpLog, key, &old)) return;
+    IpLogEntry e = decodeAs<IpLogEntry>(kIpLog, key, old);
+    if (!op.hostname.empty()) e.hostname = op.hostname;
+    if (!op.region.empty()) e.region = op.region;
+    if (!op.isp.empty()) e.isp = op.isp;
+    p.wb.Put(cf(kIpLog), key, seal(kIpLog, key, {0, e.lastSeen}, codec::encode(e)));
+    p.ip.insert_or_assign(std::move(key), IpRow{e.firstSeen, e.lastSeen, e.count, e.hostname, e.region, e.isp});
+  }
+
   void apply(Pending& p, const Batch::PutDevice& op) {
     DeviceRecord d = op.device;
     if (d.lastSeen == 0) d.lastSeen = now();

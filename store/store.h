@@ -82,12 +82,22 @@ class Batch {
   struct Audit {
     AuditRecord record;
   };
-  using Op = std::variant<UpsertIpLog, PutDevice, DeleteDevice, PutCdr, Audit>;
+  struct EnrichIpLog {
+    std::string tenant, user, ip, hostname, region, isp;
+  };
+  using Op = std::variant<UpsertIpLog, PutDevice, DeleteDevice, PutCdr, Audit, EnrichIpLog>;
 
   // One row per (tenant, user, ip). First write: event "new-ip", count 1, firstSeen kept. Each later upsert:
   // count + 1, lastSeen/port/transport from the new entry, event = the new entry's (or "register" when empty or
   // "new-ip"), hostname/region/isp replaced when the new entry has them.
   void upsertIpLog(IpLogEntry e) { ops_.emplace_back(UpsertIpLog{std::move(e)}); }
+  // Sets the non-empty hostname/region/isp on the existing (tenant, user, ip) row and nothing else (count,
+  // lastSeen and event stay): late enrichment. No row (never written, or erased meanwhile): nothing happens.
+  void enrichIpLog(std::string tenant, std::string user, std::string ip, std::string hostname,
+                   std::string region = {}, std::string isp = {}) {
+    ops_.emplace_back(EnrichIpLog{std::move(tenant), std::move(user), std::move(ip), std::move(hostname),
+                                  std::move(region), std::move(isp)});
+  }
   // Replaces the (tenant, user, instance) device; keeps the earlier firstSeen when the device is already known.
   void putDevice(DeviceRecord d) { ops_.emplace_back(PutDevice{std::move(d)}); }
   // Deletes that one device, unless its MAC is provisioned (P2: provisioned devices survive unregister).

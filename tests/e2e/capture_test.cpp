@@ -3,6 +3,7 @@
 // binary (over data_dir/ctl.sock while sipedge runs, or opening the store itself once it stopped) and its JSON
 // parsed. Every wait is a bounded poll.
 #include "harness.h"
+#include "tests/capture/data/mmdb_writer.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -1492,4 +1493,53 @@ TEST(CaptureCtl, MissingStoreAndBadArgumentsAreClearErrors) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("USER@TENANT"), std::string::npos) << r.err;
   std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// ================================================================== enrichment
+
+TEST_F(Capture, IpLogRowsGetRegionIspAndHostname) {
+  // A tiny MaxMind database, written by the test: 127.0.1.0/24 is "DE/Bavaria/Munich", ISP "Example Telecom".
+  std::string dbDir = makeTempDir();
+  sipedge::testdata::mmdb::Writer w(6);
+  using sipedge::testdata::mmdb::Value;
+  w.insert("127.0.1.0/24",
+           Value::m({{"city", Value::m({{"names", Value::m({{"en", Value::s("Munich")}})}})},
+                     {"country", Value::m({{"iso_code", Value::s("DE")}})},
+                     {"subdivisions", Value::a({Value::m({{"names", Value::m({{"en", Value::s("Bavaria")}})}})})},
+                     {"isp", Value::s("Example Telecom")}}));
+  w.writeFile(dbDir + "/geo.mmdb");
+  start("geoip_database = \"" + dbDir + "/geo.mmdb\"\nreverse_dns = true\n");
+  Phone inMunich("127.0.1.7", "maria", kZoiperUa);
+  Phone local("127.0.0.1", "maria", kZoiperUa);
+  EXPECT_EQ(doRegister(*edge, pbx, inMunich, inMunich.contact(), 3600, 200, 3600).status, 200);
+  EXPECT_EQ(doRegister(*edge, pbx, local, local.contact(), 3600, 200, 3600).status, 200);
+  Json rows = waitRows("iplog", inMunich.aor(), 2);
+  ASSERT_EQ(rows.size(), 2u) << rows.dump();
+  for (auto& r : rows) {
+    if (r.value("ip", "") == "127.0.1.7") {
+      EXPECT_EQ(r.value("region", ""), "DE/Bavaria/Munich") << r.dump();
+      EXPECT_EQ(r.value("isp", ""), "Example Telecom");
+    } else {
+      EXPECT_EQ(r.value("region", ""), "") << r.dump();
+    }
+  }
+  // 127.0.0.1's name comes from /etc/hosts on the resolver thread, after the row was written: it arrives later.
+  std::string host;
+  waitFor(
+      [&] {
+        for (auto& r : ipLog(data, local.aor()))
+          if (r.value("ip", "") == "127.0.0.1") host = r.value("hostname", "");
+        return !host.empty();
+      },
+      5000ms);
+  if (host.empty()) GTEST_SKIP() << "this machine's resolver gives 127.0.0.1 no name";
+  EXPECT_NE(host.find("localhost"), std::string::npos) << host;
+  std::system(("rm -rf '" + dbDir + "'").c_str());
+}
+
+TEST_F(ConfigErrors, MissingGeoipDatabaseIsNamed) {
+  Pbx pbx;
+  SipedgeProcess edge(captureToml(pbx, "geoip_database = \"/nonexistent/geo.mmdb\"\n"));
+  EXPECT_FALSE(edge.started());
+  EXPECT_NE(edge.log().find("/nonexistent/geo.mmdb"), std::string::npos) << edge.log();
 }
