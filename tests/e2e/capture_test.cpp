@@ -310,22 +310,7 @@ RegisterResult doRegister(SipedgeProcess& edge, Pbx& pbx, Phone& p, const std::s
   return res;
 }
 
-// The URI inside "<...>" of a header value.
-std::string uriOf(const std::string& v) {
-  auto a = v.find('<'), b = v.find('>');
-  return a == std::string::npos ? v : v.substr(a + 1, b - a - 1);
-}
 
-// host:port of a sip URI.
-Addr hostPortOf(const std::string& uri) {
-  auto s = uri.find(':') + 1;
-  auto at = uri.find('@');
-  if (at != std::string::npos && at < uri.find(';')) s = at + 1;
-  auto e = uri.find_first_of(";>", s);
-  std::string hp = uri.substr(s, e == std::string::npos ? std::string::npos : e - s);
-  auto c = hp.rfind(':');
-  return {hp.substr(0, c), std::stoi(hp.substr(c + 1))};
-}
 
 struct Dialog {
   std::string method, ruri, callId, fromHdr, toHdr, via, contact;

@@ -409,6 +409,21 @@ std::string respond(const std::string& req, int code, const std::string& phrase,
   return out;
 }
 
+std::string uriOf(const std::string& v) {
+  auto a = v.find('<'), b = v.find('>');
+  return a == std::string::npos ? v : v.substr(a + 1, b - a - 1);
+}
+
+Addr hostPortOf(const std::string& uri) {
+  auto s = uri.find(':') + 1;
+  auto at = uri.find('@');
+  if (at != std::string::npos && at < uri.find(';')) s = at + 1;
+  auto e = uri.find_first_of(";>", s);
+  std::string hp = uri.substr(s, e == std::string::npos ? std::string::npos : e - s);
+  auto c = hp.rfind(':');
+  return {hp.substr(0, c), std::stoi(hp.substr(c + 1))};
+}
+
 std::string removeFirst(const std::string& msg, const std::string& name) {
   std::string want = lower(name) + ":";
   std::size_t pos = msg.find("\r\n");

@@ -122,6 +122,10 @@ int statusCode(const std::string& msg);
 // A response built from a request: copies Via/From/To/Call-ID/CSeq (and Record-Route for dialogs).
 std::string respond(const std::string& req, int code, const std::string& phrase, const std::string& toTag = "uas1",
                     const std::string& extra = "");
+// The URI inside "<...>" of a header value (the value itself when there are no brackets).
+std::string uriOf(const std::string& v);
+// host:port of a sip URI with a numeric host and a port.
+Addr hostPortOf(const std::string& uri);
 // Removes the first header line `name` and returns the message.
 std::string removeFirst(const std::string& msg, const std::string& name);
 
