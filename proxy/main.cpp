@@ -88,6 +88,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sipedge: cannot create data_dir '%s': %s\n", cfg->dataDir.c_str(), fsErr.message().c_str());
     return 1;
   }
+  // The store, keys and control socket live here: nobody but sipedge's account may look inside.
+  std::filesystem::permissions(cfg->dataDir, std::filesystem::perms::group_all | std::filesystem::perms::others_all,
+                               std::filesystem::perm_options::remove, fsErr);
+  if (fsErr) {
+    std::fprintf(stderr, "sipedge: cannot restrict data_dir '%s' to its owner: %s\n", cfg->dataDir.c_str(),
+                 fsErr.message().c_str());
+    return 1;
+  }
 
   if (sodium_init() < 0) {
     std::fprintf(stderr, "sipedge: libsodium failed to initialise\n");

@@ -1247,6 +1247,8 @@ TEST_F(UserData, NothingCapturedIsInClearTextAtRest) {
   ASSERT_EQ(::stat((data + "/store.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
   EXPECT_EQ(st.st_size, 32);
+  ASSERT_EQ(::stat(data.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "data_dir is open to others: " << std::oct << (st.st_mode & 0777);
   std::vector<std::string> names;
   for (auto& e : fs::recursive_directory_iterator(store)) names.push_back(e.path().filename().string());
   std::cerr << "store files: " << joined(names) << "\n";
