@@ -1,5 +1,6 @@
 #include "enricher.h"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <maxminddb.h>
 #include <netdb.h>
@@ -133,7 +134,10 @@ Enricher::Enricher(Options o) : opt_(std::move(o)) {
   if (opt_.reverseDns) {
     unsigned n = std::max(1u, opt_.resolverThreads);
     threads_.reserve(n);
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { resolverLoop(); });
+    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] {
+      ::pthread_setname_np(::pthread_self(), "se-resolver");
+      resolverLoop();
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 #include "writer.h"
 
+#include <pthread.h>
 #include <algorithm>
 #include <chrono>
 
@@ -13,6 +14,21 @@ Millis wallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// A hash of the parts, each length-prefixed (no two lists of parts give the same bytes).
+std::uint64_t hashParts(std::string& scratch, std::initializer_list<std::string_view> parts) {
+  scratch.clear();
+  for (std::string_view p : parts) {
+    const auto n = static_cast<std::uint32_t>(p.size());
+    scratch.append(reinterpret_cast<const char*>(&n), sizeof n);
+    scratch.append(p);
+  }
+  return std::hash<std::string_view>{}(scratch);
+}
+
+// A pending refresh is written this long before the device expiry the store holds, so an expiry sweep never
+// deletes a device whose registration was refreshed.
+constexpr Millis kExpiryMargin = 2000;
 
 std::string deviceMac(const RegistrationEvent& e) {
   std::string m = macFromInstance(e.instance);
@@ -34,7 +50,10 @@ CaptureWriter::~CaptureWriter() {
 void CaptureWriter::start() {
   running_ = true;
   nextSweep_ = std::chrono::steady_clock::now() + opt_.sweepInterval;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "se-writer");
+    run();
+  });
 }
 
 void CaptureWriter::stop() {
@@ -52,6 +71,85 @@ std::future<std::string> CaptureWriter::submit(std::function<std::string(store::
 }
 
 void CaptureWriter::apply(RegistrationEvent& e) {
+  const Millis interval = opt_.refreshWriteInterval.count();
+  if (interval <= 0) {
+    addRows(e, 1);
+    return;
+  }
+  const std::uint64_t userHash = hashParts(hashScratch_, {e.tenant, e.user});
+  if (e.wildcard) {
+    forgetUser(userHash);
+    addRows(e, 1);
+    return;
+  }
+  const std::string_view instance = e.instance.empty() ? e.contact : e.instance;
+  const std::uint64_t key = hashParts(hashScratch_, {"binding", e.tenant, e.user, instance});
+  const std::string port = std::to_string(e.srcPort);
+  const std::uint64_t fp = hashParts(hashScratch_, {e.tenant, e.user, e.contact, e.instance, e.contactParams,
+                                                    e.userAgent, e.srcIp, port, e.transport});
+  const Millis expiresAt = e.time + e.expires * 1000;
+  auto it = bindings_.find(key);
+  if (e.expires > 0 && it != bindings_.end() && it->second.fingerprint == fp && e.time < it->second.storedExpiresAt &&
+      expiresAt >= it->second.storedExpiresAt) {
+    PendingRefresh& p = pendingRefresh_[key];
+    if (p.count == 0) {
+      // On the writer's clock: events carry the time the worker saw the answer, the deadline is the time left.
+      const Millis now = wallMs();
+      p.flushBy = std::min(now + interval, now + (it->second.storedExpiresAt - e.time) - kExpiryMargin);
+      refreshDue_.emplace(p.flushBy, key);
+    }
+    if (p.count < UINT32_MAX) ++p.count;
+    p.latest = std::move(e);
+    stats_.refreshesCoalesced.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  flushRefresh(key);  // what this binding had pending goes first
+  const bool leaving = e.expires == 0;
+  addRows(e, 1);
+  if (leaving) {
+    bindings_.erase(key);
+  } else if (it != bindings_.end() || bindings_.size() < opt_.maxBindings) {
+    bindings_[key] = Binding{userHash, fp, expiresAt};
+  }
+}
+
+void CaptureWriter::flushRefresh(std::uint64_t key) {
+  auto it = pendingRefresh_.find(key);
+  if (it == pendingRefresh_.end()) return;
+  PendingRefresh p = std::move(it->second);
+  pendingRefresh_.erase(it);
+  if (auto b = bindings_.find(key); b != bindings_.end()) b->second.storedExpiresAt = p.latest.time + p.latest.expires * 1000;
+  addRows(p.latest, p.count);
+}
+
+void CaptureWriter::flushRefreshes(Millis now, bool all) {
+  if (all) {
+    std::vector<std::uint64_t> keys;
+    keys.reserve(pendingRefresh_.size());
+    for (auto& [k, p] : pendingRefresh_) keys.push_back(k);
+    for (auto k : keys) flushRefresh(k);
+    refreshDue_ = {};
+    return;
+  }
+  while (!refreshDue_.empty() && refreshDue_.top().first <= now) {
+    auto [due, key] = refreshDue_.top();
+    refreshDue_.pop();
+    auto it = pendingRefresh_.find(key);
+    if (it != pendingRefresh_.end() && it->second.flushBy == due) flushRefresh(key);
+  }
+}
+
+void CaptureWriter::forgetUser(std::uint64_t userHash) {
+  std::vector<std::uint64_t> keys;
+  for (auto& [k, b] : bindings_)
+    if (b.userHash == userHash) keys.push_back(k);
+  for (auto k : keys) {
+    flushRefresh(k);
+    bindings_.erase(k);
+  }
+}
+
+void CaptureWriter::addRows(RegistrationEvent& e, std::uint32_t count) {
   store::Batch& b = batch_;
   store::IpLogEntry ip;
   ip.tenant = e.tenant;
@@ -60,7 +158,7 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   ip.port = e.srcPort;
   ip.transport = e.transport;
   ip.firstSeen = ip.lastSeen = e.time;
-  ip.count = 1;
+  ip.count = count;
   ip.event = e.expires > 0 ? "register" : "unregister";
   if (auto* en = opt_.enricher) {
     EnrichResult geo = en->lookupNow(e.srcIp);
@@ -120,7 +218,10 @@ void CaptureWriter::apply(RegistrationEvent& e) {
 void CaptureWriter::writeBatch() {
   if (batch_.empty()) return;
   std::string err;
-  if (!store_.write(batch_, &err)) stats_.writeErrors.fetch_add(1, std::memory_order_relaxed);
+  if (!store_.write(batch_, &err)) {
+    stats_.writeErrors.fetch_add(1, std::memory_order_relaxed);
+    bindings_.clear();  // what the store holds is no longer known: write the next REGISTER of every binding
+  }
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
   batch_.clear();
 }
@@ -148,6 +249,7 @@ std::size_t CaptureWriter::drainOnce() {
         batch_.putCdr(std::move(c->cdr));
     }
   }
+  flushRefreshes(wallMs(), false);
   writeBatch();
   stats_.events.fetch_add(n, std::memory_order_relaxed);
   return n;
@@ -171,7 +273,13 @@ void CaptureWriter::run() {
       std::lock_guard lock(jobsMutex_);
       jobs.swap(jobs_);
     }
+    if (!jobs.empty() || (stopping && n == 0)) {  // jobs read what the store holds: the latest refreshes too
+      flushRefreshes(0, true);
+      writeBatch();
+    }
     for (auto& j : jobs) j(store_);
+    // A job may have changed what the store holds (erase, provisioning): write every binding's next REGISTER.
+    if (!jobs.empty()) bindings_.clear();
     housekeeping(false);
     if (stopping && n == 0) break;
     if (stopping || !jobs.empty()) continue;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <queue>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -28,15 +29,28 @@ class CaptureWriter {
     Enricher* enricher = nullptr;  // borrowed, may be null (no region/ISP/hostname); must outlive the writer
     // Idle: the writer polls the queues after sleeping idleMin, doubling up to idleMax while they stay empty, so
     // a burst after a pause waits about idleMin, and an idle writer wakes only 1/idleMax times a second.
-    std::chrono::microseconds idleMin{100};
-    std::chrono::microseconds idleMax{2000};
-    // A drain that found fewer than lingerBelow events sleeps `linger` before the next one, so a steady trickle
-    // goes in batches rather than one write (and one WAL record) per event. Bounds the added latency.
-    std::size_t lingerBelow = 64;
-    std::chrono::microseconds linger{500};
+    std::chrono::microseconds idleMin{1000};
+    std::chrono::microseconds idleMax{10000};
+    // A drain that found fewer than lingerBelow events sleeps `linger` before the next one, so a steady stream
+    // goes in batches rather than one write (and one WAL record) per event, and the writer wakes a few hundred
+    // times a second rather than thousands: on a core shared with a worker every wake-up is a context switch
+    // the worker pays for. Bounds the time an event waits in its queue (the queues hold 65536 by default).
+    std::size_t lingerBelow = 1024;
+    std::chrono::microseconds linger{4000};
+    // Refresh coalescing. A REGISTER that only refreshes a binding the store already holds unchanged (same
+    // contact, instance, User-Agent, MAC hints, source address, port and transport; expiry not earlier; the stored
+    // registration still live) changes nothing but last-seen, the IP-log count and the device expiry. Those are
+    // kept here and written at most `refreshWriteInterval` after the first unwritten refresh, and always before
+    // the stored expiry passes, before any job (so management reads and erasure see them), before an unregister
+    // of the same binding and at stop(). A crash loses at most that interval of such refreshes; every new
+    // registration, new IP, changed device and unregister is written at once, and so is the first REGISTER of
+    // every binding after a start or after a job. 0 writes every refresh.
+    std::chrono::milliseconds refreshWriteInterval{0};
+    std::size_t maxBindings = 1 << 20;  // bindings remembered for coalescing; beyond it refreshes are written
   };
   struct Stats {
     std::atomic<std::uint64_t> events{0}, batches{0}, writeErrors{0}, devicesSwept{0}, retentionRemoved{0};
+    std::atomic<std::uint64_t> refreshesCoalesced{0};  // refreshes folded into a later write
   };
 
   // Borrows everything; all must outlive the writer. `sources` are the workers' captures.
@@ -55,8 +69,15 @@ class CaptureWriter {
  private:
   void run();
   std::size_t drainOnce();
-  // Adds `e`'s rows to batch_ (moving what it needs out of `e`); a wildcard unregister writes batch_ first.
+  // Adds `e`'s rows to batch_ (moving what it needs out of `e`), or keeps it as a pending refresh; a wildcard
+  // unregister writes batch_ first.
   void apply(RegistrationEvent& e);
+  // The rows of `e` into batch_; `count` REGISTERs (a coalesced refresh counts every one it stands for).
+  void addRows(RegistrationEvent& e, std::uint32_t count);
+  // Pending refreshes into batch_: those due by `now` (all of them when `all`).
+  void flushRefreshes(store::Millis now, bool all);
+  void flushRefresh(std::uint64_t key);
+  void forgetUser(std::uint64_t userHash);
   void writeBatch();
   void housekeeping(bool force);
 
@@ -77,6 +98,25 @@ class CaptureWriter {
   // IP-log rows written while their IP's reverse lookup was outstanding: ip -> (tenant, user) pairs to enrich
   // when the name arrives.
   std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> awaitingHostname_;
+
+  // Refresh coalescing (Options::refreshWriteInterval). Keyed by a hash of (tenant, user, instance or contact).
+  struct Binding {
+    std::uint64_t userHash = 0;     // of (tenant, user): a wildcard unregister finds the user's bindings
+    std::uint64_t fingerprint = 0;  // of everything a refresh must not change
+    store::Millis storedExpiresAt = 0;  // the device expiry the store holds
+  };
+  struct PendingRefresh {
+    RegistrationEvent latest;
+    std::uint32_t count = 0;  // refreshes it stands for
+    store::Millis flushBy = 0;
+  };
+  std::unordered_map<std::uint64_t, Binding> bindings_;
+  std::unordered_map<std::uint64_t, PendingRefresh> pendingRefresh_;
+  // (flushBy, key), earliest first; entries whose refresh was written meanwhile are skipped when popped.
+  std::priority_queue<std::pair<store::Millis, std::uint64_t>, std::vector<std::pair<store::Millis, std::uint64_t>>,
+                      std::greater<>>
+      refreshDue_;
+  std::string hashScratch_;
 };
 
 }  // namespace sipedge::capture

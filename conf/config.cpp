@@ -294,6 +294,7 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
     r.duration("max_call_duration", c.maxCallDuration);
     r.duration("call_setup_timeout", c.callSetupTimeout);
     r.duration("sweep_interval", c.captureSweepInterval);
+    r.duration("refresh_write_interval", c.refreshWriteInterval);
     if (auto v = r.str("devices_file")) c.devicesFile = *v;
     if (auto v = r.str("geoip_database")) c.geoipDatabase = *v;
     if (auto v = r.boolean("reverse_dns")) c.reverseDns = *v;

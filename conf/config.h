@@ -71,6 +71,7 @@ struct Config {
   std::chrono::seconds maxCallDuration{4 * 3600};       // an answered call with no BYE is closed after this
   std::chrono::seconds callSetupTimeout{300};           // an unanswered INVITE dialog is closed after this
   std::chrono::seconds captureSweepInterval{10};        // device expiry and retention passes
+  std::chrono::seconds refreshWriteInterval{60};        // unchanged REGISTER refreshes written at most this late
   std::string devicesFile;  // "" = the table built into the binary (conf/devices.tsv at build time)
   std::vector<std::string> provisionedMacs;             // normalised aa:bb:cc:dd:ee:ff
   std::string geoipDatabase;  // MaxMind DB file for IP-log region/ISP; "" = off

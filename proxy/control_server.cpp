@@ -1,5 +1,6 @@
 #include "control_server.h"
 
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -36,7 +37,10 @@ ControlServer::ControlServer(std::string path, Handler handler) : path_(std::mov
   }
   ::chmod(path_.c_str(), 0600);
   if (::pipe2(wakeFd_, O_CLOEXEC) != 0) throw std::runtime_error("control socket: pipe failed");
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "se-control");
+    run();
+  });
 }
 
 ControlServer::~ControlServer() {

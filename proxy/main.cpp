@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
     capture::CaptureWriter::Options wo;
     wo.sweepInterval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->captureSweepInterval);
     wo.enricher = enricher.get();
+    wo.refreshWriteInterval = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->refreshWriteInterval);
     writer = std::make_unique<capture::CaptureWriter>(*db, *deviceTable, sources, wo);
   }
 

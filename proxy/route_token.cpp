@@ -1,5 +1,7 @@
 #include "route_token.h"
 
+#include "store/nonce.h"
+
 #include <sodium.h>
 
 #include <fcntl.h>
@@ -45,7 +47,7 @@ std::string RouteToken::seal(const Endpoint& e) const {
   unsigned char plain[32];
   std::size_t plen = pack(e, plain);
   unsigned char box[kNonce + sizeof plain + kMac];
-  randombytes_buf(box, kNonce);
+  store::randomNonce(box, kNonce);  // no getrandom(2) per REGISTER
   unsigned long long clen = 0;
   crypto_aead_chacha20poly1305_ietf_encrypt(box + kNonce, &clen, plain, plen, nullptr, 0, nullptr, box, key_.data());
   std::size_t total = kNonce + static_cast<std::size_t>(clen);

@@ -1,5 +1,6 @@
 // Key file, keyed hashing and the value envelope (see crypto.h).
 #include "store/crypto.h"
+#include "store/nonce.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -87,13 +88,13 @@ void discardNoncePoolInChild() {
   tNonces.pos = NoncePool::kSize;
 }
 
-void takeNonce(unsigned char* out, std::size_t n) {
+}  // namespace
+
+void randomNonce(unsigned char* out, std::size_t n) {
   static const int registered = ::pthread_atfork(nullptr, nullptr, discardNoncePoolInChild);
   (void)registered;
   tNonces.take(out, n);
 }
-
-}  // namespace
 
 std::unique_ptr<KeyRing> KeyRing::fromFile(const std::string& path, bool create) {
   if (sodium_init() < 0) throw StoreError("libsodium failed to initialise");
@@ -175,7 +176,7 @@ void KeyRing::appendSealed(std::string* out, std::string_view ad, std::string_vi
   const std::size_t at = out->size();
   out->resize(at + nb + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   auto* o = reinterpret_cast<unsigned char*>(out->data()) + at;
-  takeNonce(o, nb);
+  randomNonce(o, nb);
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(o + nb, &clen, reinterpret_cast<const unsigned char*>(plain.data()),
                                              plain.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),

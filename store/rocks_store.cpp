@@ -542,9 +542,10 @@ class RocksStore final : public Store {
     e.ip = in.ip;
     e.port = in.port;
     e.transport = in.transport;
+    const std::uint32_t n = std::max<std::uint32_t>(1, in.count);  // REGISTERs this upsert stands for
     IpRow row;
     if (findIpRow(p, key, &row)) {
-      if (row.count < UINT32_MAX) ++row.count;
+      row.count = UINT32_MAX - row.count < n ? UINT32_MAX : row.count + n;
       row.firstSeen = std::min(row.firstSeen, firstSeen);
       row.lastSeen = std::max(row.lastSeen, lastSeen);
       e.event = (in.event.empty() || in.event == "new-ip") ? "register" : in.event;
@@ -552,7 +553,7 @@ class RocksStore final : public Store {
       if (!in.region.empty()) row.region = in.region;
       if (!in.isp.empty()) row.isp = in.isp;
     } else {
-      row = IpRow{firstSeen, lastSeen, 1, in.hostname, in.region, in.isp};
+      row = IpRow{firstSeen, lastSeen, n, in.hostname, in.region, in.isp};
       e.event = "new-ip";
     }
     e.firstSeen = row.firstSeen;

@@ -87,8 +87,9 @@ class Batch {
   };
   using Op = std::variant<UpsertIpLog, PutDevice, DeleteDevice, PutCdr, Audit, EnrichIpLog>;
 
-  // One row per (tenant, user, ip). First write: event "new-ip", count 1, firstSeen kept. Each later upsert:
-  // count + 1, lastSeen/port/transport from the new entry, event = the new entry's (or "register" when empty or
+  // One row per (tenant, user, ip). The entry's count is how many REGISTERs it stands for (0 is taken as 1; the
+  // capture writer folds refreshes together). First write: event "new-ip", count = that, firstSeen kept. Each
+  // later upsert: count + that, lastSeen/port/transport from the new entry, event = the new entry's (or "register" when empty or
   // "new-ip"), hostname/region/isp replaced when the new entry has them.
   void upsertIpLog(IpLogEntry e) { ops_.emplace_back(UpsertIpLog{std::move(e)}); }
   // Sets the non-empty hostname/region/isp on the existing (tenant, user, ip) row and nothing else (count,

@@ -276,6 +276,24 @@ class WriterTest : public ::testing::Test {
     ASSERT_EQ(writer_->stats().events.load(), before + events.size());
   }
   std::vector<sipedge::store::DeviceRecord> devices() { return store_->devices("example.com", "100"); }
+  std::vector<sipedge::store::IpLogEntry> ipLog() { return store_->ipLog("example.com", "100"); }
+  // Replaces the writer with one coalescing refreshes within `interval`.
+  void coalescing(std::chrono::milliseconds interval) {
+    writer_.reset();
+    CaptureWriter::Options o;
+    o.refreshWriteInterval = interval;
+    writer_ = std::make_unique<CaptureWriter>(*store_, parser_, std::vector<WorkerCapture*>{&cap_}, o);
+    writer_->start();
+  }
+  // A job on the writer thread: pending refreshes are written before it runs.
+  void runJob() {
+    auto f = writer_->submit([](sipedge::store::Store&) { return std::string(); });
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  }
+  static Millis wallNow() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
 
   std::string dir_;
   std::unique_ptr<sipedge::store::Store> store_;
@@ -328,6 +346,104 @@ TEST_F(WriterTest, WildcardInTheSameDrainRemovesTheDevice) {
   star.wildcard = true;
   feed({registration(1'000'000), std::move(star)});
   EXPECT_TRUE(devices().empty());
+}
+
+// ---- refresh coalescing ----------------------------------------------------------------------------------
+
+TEST_F(WriterTest, UnchangedRefreshesAreWrittenLaterAsOne) {
+  coalescing(std::chrono::seconds(600));
+  const Millis t0 = wallNow();
+  feed({registration(t0), registration(t0 + 1000), registration(t0 + 2000)});
+  // The first REGISTER is written at once; the two refreshes wait.
+  auto log = ipLog();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].count, 1u);
+  EXPECT_EQ(log[0].event, "new-ip");
+  ASSERT_EQ(devices().size(), 1u);
+  EXPECT_EQ(devices()[0].lastSeen, t0);
+  EXPECT_EQ(writer_->stats().refreshesCoalesced.load(), 2u);
+  runJob();  // management reads see the latest refresh
+  log = ipLog();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].count, 3u);
+  EXPECT_EQ(log[0].firstSeen, t0);
+  EXPECT_EQ(log[0].lastSeen, t0 + 2000);
+  EXPECT_EQ(log[0].event, "register");
+  auto d = devices();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].firstSeen, t0);
+  EXPECT_EQ(d[0].lastSeen, t0 + 2000);
+  EXPECT_EQ(d[0].expiresAt, t0 + 2000 + 3600 * 1000);
+}
+
+TEST_F(WriterTest, AChangedDeviceOrAddressIsWrittenAtOnce) {
+  coalescing(std::chrono::seconds(600));
+  const Millis t0 = wallNow();
+  RegistrationEvent upgraded = registration(t0 + 1000);
+  upgraded.userAgent = "Yealink SIP-T46S 66.86.0.20";
+  RegistrationEvent moved = registration(t0 + 2000);
+  moved.userAgent = upgraded.userAgent;
+  moved.srcPort = 6000;
+  feed({registration(t0), std::move(upgraded), std::move(moved)});
+  auto d = devices();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].firmware, "66.86.0.20");
+  EXPECT_EQ(d[0].port, 6000);
+  EXPECT_EQ(d[0].lastSeen, t0 + 2000);
+  auto log = ipLog();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].count, 3u);
+  EXPECT_EQ(writer_->stats().refreshesCoalesced.load(), 0u);
+}
+
+TEST_F(WriterTest, AnUnregisterWritesThePendingRefreshFirst) {
+  coalescing(std::chrono::seconds(600));
+  const Millis t0 = wallNow();
+  feed({registration(t0), registration(t0 + 1000), registration(t0 + 2000, 0)});
+  EXPECT_TRUE(devices().empty());
+  auto log = ipLog();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].count, 3u);
+  EXPECT_EQ(log[0].lastSeen, t0 + 2000);
+  EXPECT_EQ(log[0].event, "unregister");
+}
+
+TEST_F(WriterTest, StopWritesPendingRefreshes) {
+  coalescing(std::chrono::seconds(600));
+  const Millis t0 = wallNow();
+  feed({registration(t0), registration(t0 + 1000)});
+  writer_.reset();
+  auto log = ipLog();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].count, 2u);
+  EXPECT_EQ(log[0].lastSeen, t0 + 1000);
+}
+
+TEST_F(WriterTest, ARefreshIsWrittenBeforeTheStoredExpiryPasses) {
+  coalescing(std::chrono::seconds(600));
+  const Millis t0 = wallNow();
+  // Expires 3 s: the refresh must reach the store before t0 + 3 s, when a sweep would delete the device,
+  // although the interval is ten minutes.
+  feed({registration(t0, 3), registration(t0 + 500, 3)});
+  EXPECT_EQ(devices()[0].expiresAt, t0 + 3000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (devices()[0].expiresAt != t0 + 3500 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(devices()[0].expiresAt, t0 + 3500);
+  EXPECT_LT(wallNow(), t0 + 3000);  // written in time, not merely eventually
+}
+
+TEST_F(WriterTest, AfterAJobEveryBindingIsWrittenInFull) {
+  coalescing(std::chrono::seconds(600));
+  const Millis t0 = wallNow();
+  feed({registration(t0)});
+  auto erased = writer_->submit(
+      [](sipedge::store::Store& s) { return std::to_string(s.eraseUser("example.com", "100", "operator")); });
+  ASSERT_EQ(erased.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  feed({registration(t0 + 1000)});  // still registered: it comes back at once, not after the interval
+  auto d = devices();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].firstSeen, t0 + 1000);
 }
 
 }  // namespace
