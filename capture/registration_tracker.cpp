@@ -22,29 +22,35 @@ void RegistrationTracker::onResponse(const RegisterAnswered& a, std::vector<Regi
   pending_.erase(it);
   if (a.status >= 300) return;
 
-  auto base = [&](RegistrationEvent& e) {
+  // The REGISTER's values go into each event: copied, except into the last one, which takes them.
+  auto base = [&](RegistrationEvent& e, bool last) {
     e.time = a.time;
+    e.srcPort = r.srcPort;
+    if (last) {
+      e.tenant = std::move(r.tenant);
+      e.user = std::move(r.user);
+      e.userAgent = std::move(r.userAgent);
+      e.srcIp = std::move(r.srcIp);
+      e.transport = std::move(r.transport);
+      return;
+    }
     e.tenant = r.tenant;
     e.user = r.user;
     e.userAgent = r.userAgent;
     e.srcIp = r.srcIp;
-    e.srcPort = r.srcPort;
     e.transport = r.transport;
   };
   if (r.wildcard) {
     RegistrationEvent e;
-    base(e);
+    base(e, true);
     e.wildcard = true;
     e.expires = 0;
     out.push_back(std::move(e));
     return;
   }
-  for (auto& c : r.contacts) {
+  for (std::size_t i = 0; i < r.contacts.size(); ++i) {
+    ContactBinding& c = r.contacts[i];
     RegistrationEvent e;
-    base(e);
-    e.contact = c.uri;
-    e.instance = c.instance;
-    e.contactParams = c.params;
     // What the registrar granted wins (it may shorten); else what the phone asked for.
     std::int64_t expires = -1;
     for (auto& g : a.granted)
@@ -54,6 +60,10 @@ void RegistrationTracker::onResponse(const RegisterAnswered& a, std::vector<Regi
     if (c.expires == 0 || (c.expires < 0 && r.expiresHeader == 0)) expires = 0;  // the phone asked to leave
     if (expires < 0) expires = kDefaultExpires;
     e.expires = expires;
+    base(e, i + 1 == r.contacts.size());
+    e.contact = std::move(c.uri);
+    e.instance = std::move(c.instance);
+    e.contactParams = std::move(c.params);
     out.push_back(std::move(e));
   }
 }

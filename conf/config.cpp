@@ -2,6 +2,8 @@
 // error that names the file, line and option instead of a silently ignored setting.
 #include "config.h"
 
+#include "capture/mac.h"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <cctype>
@@ -88,23 +90,6 @@ std::optional<std::chrono::seconds> parseDuration(std::string_view s) {
   return std::chrono::seconds(v * mult);
 }
 
-static bool normalisedMac(const std::string& in, std::string& out) {
-  std::string hex;
-  for (char c : in) {
-    if (c == ':' || c == '-' || c == '.') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  if (hex.size() != 12) return false;
-  // All-zero, broadcast and multicast (group bit of the first octet) addresses never name one device.
-  if (hex == "000000000000" || (std::stoi(hex.substr(0, 2), nullptr, 16) & 1)) return false;
-  out.clear();
-  for (int i = 0; i < 12; i += 2) {
-    if (i) out += ':';
-    out += hex.substr(static_cast<std::size_t>(i), 2);
-  }
-  return true;
-}
 
 namespace {
 
@@ -153,10 +138,10 @@ class TableReader {
     return *n->value<bool>();
   }
 
-  // A duration string ("90d", "12h", "30m", "45s") into `into`, when present.
-  void duration(std::string_view key, std::chrono::seconds& into) {
+  // A duration string ("90d", "12h", "30m", "45s") into `into`, when present; "0s" only where `zeroOk`.
+  void duration(std::string_view key, std::chrono::seconds& into, bool zeroOk = false) {
     if (auto v = str(key)) {
-      auto d = parseDuration(*v);
+      auto d = zeroOk && (*v == "0" || *v == "0s") ? std::optional(std::chrono::seconds(0)) : parseDuration(*v);
       if (!d) fail(get(key), key, "'" + *v + "' is not a duration such as 90d, 12h, 30m or 45s");
       into = *d;
     }
@@ -294,13 +279,13 @@ void loadInto(Config& c, const toml::table& root, const std::string& file) {
     r.duration("max_call_duration", c.maxCallDuration);
     r.duration("call_setup_timeout", c.callSetupTimeout);
     r.duration("sweep_interval", c.captureSweepInterval);
-    r.duration("refresh_write_interval", c.refreshWriteInterval);
+    r.duration("refresh_write_interval", c.refreshWriteInterval, true);
     if (auto v = r.str("devices_file")) c.devicesFile = *v;
     if (auto v = r.str("geoip_database")) c.geoipDatabase = *v;
     if (auto v = r.boolean("reverse_dns")) c.reverseDns = *v;
     for (auto& [s, n] : r.strings("provisioned")) {
-      std::string mac;
-      if (!normalisedMac(s, mac)) r.fail(n, "provisioned", "'" + s + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");
+      std::string mac = capture::normaliseMac(s);
+      if (mac.empty()) r.fail(n, "provisioned", "'" + s + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");
       c.provisionedMacs.push_back(mac);
     }
     r.rejectUnknown();

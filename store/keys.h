@@ -73,20 +73,14 @@ class KeyCodec {
     return out;
   }
   std::string cdrId(const std::string& id) const { return std::string(1, kKeyVersion) + k_.hash('C', {id}); }
-  std::string provisioned(const std::string& mac) const {
-    return std::string(1, kKeyVersion) + k_.hash('M', {normaliseMac(mac)});
-  }
+  // `mac` as capture::normaliseMac gives it ("aa:bb:cc:dd:ee:ff"): one key per device however it is spelled.
+  std::string provisioned(const std::string& mac) const { return std::string(1, kKeyVersion) + k_.hash('M', {mac}); }
   static std::string audit(Millis time, const std::string& random8) {
     std::string out(1, kKeyVersion);
     appendTime(&out, time);
     return out + random8;
   }
   static std::string meta(const char* name) { return std::string(1, kKeyVersion) + name; }
-
-  // "AA-BB-CC-DD-EE-FF", "aabb.ccdd.eeff", "AABBCCDDEEFF" → "aa:bb:cc:dd:ee:ff"; anything else lower-cased as is.
-  static std::string normaliseMac(const std::string& mac);
-  // True for a normalised MAC ("aa:bb:cc:dd:ee:ff").
-  static bool isMac(const std::string& normalised);
 
  private:
   static std::string rowKey(std::string_view userPrefix, std::size_t extra) {

@@ -25,6 +25,7 @@
 #include "store/keys.h"
 #include "store/retention_filter.h"
 #include "store/row_cache.h"
+#include "capture/mac.h"
 #include "store/store.h"
 
 namespace sipedge::store {
@@ -159,8 +160,8 @@ class RocksStore final : public Store {
     requireWritable("addProvisioned");
     std::lock_guard lock(writeMu_);
     ProvisionedDevice norm = p;
-    norm.mac = KeyCodec::normaliseMac(p.mac);
-    if (!KeyCodec::isMac(norm.mac)) return false;
+    norm.mac = capture::normaliseMac(p.mac);
+    if (norm.mac.empty()) return false;
     if (norm.addedAt == 0) norm.addedAt = now();
     std::string key = keys_->provisioned(norm.mac);
     rocksdb::WriteBatch wb;
@@ -171,15 +172,16 @@ class RocksStore final : public Store {
   bool removeProvisioned(const std::string& mac) override {
     requireWritable("removeProvisioned");
     std::lock_guard lock(writeMu_);
-    std::string key = keys_->provisioned(mac);
+    const std::string norm = capture::normaliseMac(mac);
+    if (norm.empty()) return false;
+    std::string key = keys_->provisioned(norm);
     std::string v;
     if (!get(rocksdb::ReadOptions(), kProvisioned, key, &v)) return false;
     rocksdb::WriteBatch wb;
     wb.Delete(cf(kProvisioned), key);
-    const std::string norm = KeyCodec::normaliseMac(mac);
     scan(rocksdb::ReadOptions(), kDevice, {}, [&](std::string_view k, std::string_view val) {
       auto d = decodeAs<DeviceRecord>(kDevice, k, val);
-      if (!d.mac.empty() && KeyCodec::normaliseMac(d.mac) == norm) {
+      if (!d.mac.empty() && capture::normaliseMac(d.mac) == norm) {
         wb.Delete(cf(kDevice), sl(k));
         devCache_.erase(std::string(k));
       }
@@ -340,8 +342,9 @@ class RocksStore final : public Store {
   }
 
   bool isProvisioned(const std::string& mac) const override {
+    const std::string norm = capture::normaliseMac(mac);
     std::string v;
-    return get(rocksdb::ReadOptions(), kProvisioned, keys_->provisioned(mac), &v);
+    return !norm.empty() && get(rocksdb::ReadOptions(), kProvisioned, keys_->provisioned(norm), &v);
   }
 
   std::vector<IpLogEntry> ipLog(const std::string& tenant, const std::string& user) const override {
@@ -379,7 +382,8 @@ class RocksStore final : public Store {
     });
     scan(snap.ro, kProvisioned, {}, [&](std::string_view k, std::string_view v) {
       auto p = decodeAs<ProvisionedDevice>(kProvisioned, k, v);
-      s.emplace(p.tenant, p.user);
+      // A MAC provisioned without an owner (config `capture.provisioned`) belongs to no user.
+      if (!p.tenant.empty() || !p.user.empty()) s.emplace(p.tenant, p.user);
     });
     return {s.begin(), s.end()};
   }

@@ -18,6 +18,9 @@ capture::Millis nowMs() {
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
 std::string uriText(su_home_t* home, const url_t* u) {
+  char buf[512];  // the common case, without an allocation in the message's home
+  const issize_t n = url_e(buf, sizeof buf, u);
+  if (n >= 0 && static_cast<std::size_t>(n) < sizeof buf) return std::string(buf, static_cast<std::size_t>(n));
   char* s = url_as_string(home, u);
   std::string out = str(s);
   su_free(home, s);

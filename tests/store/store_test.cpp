@@ -212,9 +212,10 @@ TEST_F(StoreTest, RoundTripsEveryKind) {
   EXPECT_TRUE(s.isProvisioned("001565AABBCC"));
   EXPECT_FALSE(s.addProvisioned({"not-a-mac", "example.com", "alice", "", kT0}));
   EXPECT_FALSE(s.isProvisioned("00:15:65:aa:bb:cd"));
+  ASSERT_TRUE(s.addProvisioned({"00:15:65:00:00:99", "", "", "", kT0}));  // from config: no owner
 
   auto users = s.users();
-  ASSERT_EQ(users.size(), 1u);
+  ASSERT_EQ(users.size(), 1u);  // the ownerless MAC is nobody's
   EXPECT_EQ(users[0], std::make_pair(std::string("example.com"), std::string("alice")));
   EXPECT_EQ(dispositionName(Disposition::NoAnswer), "NO ANSWER");
 }

@@ -80,6 +80,14 @@ TEST(Config, CaptureAndStoreOptions) {
             "test.toml:8: option 'store.cdr_retention': 'soon' is not a duration such as 90d, 12h, 30m or 45s");
   EXPECT_NE(errorOf(std::string(kMinimal) + "[capture]\nprovisioned = [\"nope\"]\n").find("test.toml:8"),
             std::string::npos);
+  EXPECT_EQ(c->refreshWriteInterval, std::chrono::seconds(60));  // the default
+  EXPECT_EQ(parseConfig(std::string(kMinimal) + "[capture]\nrefresh_write_interval = \"0s\"\n", "c.toml")
+                ->refreshWriteInterval,
+            std::chrono::seconds(0));  // every refresh written at once
+  EXPECT_NE(errorOf(std::string(kMinimal) + "[capture]\nsweep_interval = \"0s\"\n").find("not a duration"),
+            std::string::npos);  // zero only where it means something
+  EXPECT_NE(errorOf(std::string(kMinimal) + "[capture]\nprovisioned = [\"01:00:5e:00:00:01\"]\n").find("not a MAC"),
+            std::string::npos);  // multicast: never one device
   EXPECT_EQ(parseDuration("90d"), std::chrono::seconds(90 * 86400));
   EXPECT_FALSE(parseDuration("-1s"));
   EXPECT_FALSE(parseDuration("1y"));
