@@ -1,23 +1,49 @@
 #include "registration_tracker.h"
 
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
 namespace sipedge::capture {
 
+RegistrationTracker::RegistrationTracker(std::size_t maxPending, Millis pendingTtl)
+    : max_(maxPending), ttl_(pendingTtl) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  static_assert(sizeof hashKey_ == crypto_shorthash_KEYBYTES);
+  randombytes_buf(hashKey_, sizeof hashKey_);
+}
+
+std::uint64_t RegistrationTracker::key(std::string_view callId, std::uint32_t cseq) const {
+  unsigned char in[512 + sizeof cseq];
+  const std::size_t n = std::min(callId.size(), std::size_t{512});  // longer Call-IDs: the prefix, then checked
+  std::memcpy(in, callId.data(), n);
+  std::memcpy(in + n, &cseq, sizeof cseq);
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, in, n + sizeof cseq, hashKey_);
+  std::uint64_t h;
+  std::memcpy(&h, out, sizeof h);
+  return h;
+}
+
 bool RegistrationTracker::onRequest(RegisterSeen&& r) {
-  std::string k = key(r.callId, r.cseq);
+  const std::uint64_t k = key(r.callId, r.cseq);
   auto it = pending_.find(k);
-  if (it != pending_.end()) {  // a retransmission: keep the first
-    return true;
+  if (it != pending_.end()) {
+    // A retransmission: keep the first. Another transaction on the same hash: it goes untracked.
+    return it->second.callId == r.callId && it->second.cseq == r.cseq;
   }
   if (pending_.size() >= max_) return false;
   order_.emplace_back(r.time, k);
-  pending_.emplace(std::move(k), std::move(r));
+  pending_.emplace(k, std::move(r));
   return true;
 }
 
 void RegistrationTracker::onResponse(const RegisterAnswered& a, std::vector<RegistrationEvent>& out) {
   if (a.status < 200) return;
   auto it = pending_.find(key(a.callId, a.cseq));
-  if (it == pending_.end()) return;
+  if (it == pending_.end() || it->second.callId != a.callId || it->second.cseq != a.cseq) return;
   RegisterSeen r = std::move(it->second);
   pending_.erase(it);
   if (a.status >= 300) return;

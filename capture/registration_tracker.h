@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -45,7 +46,7 @@ class RegistrationTracker {
  public:
   static constexpr std::int64_t kDefaultExpires = 3600;  // RFC 3261 §10.2.1.1 leaves it to the registrar
 
-  RegistrationTracker(std::size_t maxPending, Millis pendingTtl) : max_(maxPending), ttl_(pendingTtl) {}
+  RegistrationTracker(std::size_t maxPending, Millis pendingTtl);
 
   // Remembers a REGISTER on its way to the PBX. Returns false when the table is full (counted by the caller).
   bool onRequest(RegisterSeen&& r);
@@ -56,12 +57,16 @@ class RegistrationTracker {
   std::size_t pending() const { return pending_.size(); }
 
  private:
-  static std::string key(const std::string& callId, std::uint32_t cseq) { return callId + '\x1f' + std::to_string(cseq); }
+  // (Call-ID, CSeq) as a keyed 64-bit hash (SipHash, key random per tracker): no key string per REGISTER, and a
+  // sender cannot aim two transactions at one entry. An entry also keeps its Call-ID and CSeq, which every
+  // lookup checks, so a collision can only make one REGISTER go untracked, never mix two up.
+  std::uint64_t key(std::string_view callId, std::uint32_t cseq) const;
 
   std::size_t max_;
   Millis ttl_;
-  std::unordered_map<std::string, RegisterSeen> pending_;
-  std::deque<std::pair<Millis, std::string>> order_;  // arrival order, for expiry
+  unsigned char hashKey_[16];
+  std::unordered_map<std::uint64_t, RegisterSeen> pending_;
+  std::deque<std::pair<Millis, std::uint64_t>> order_;  // arrival order, for expiry
 };
 
 }  // namespace sipedge::capture

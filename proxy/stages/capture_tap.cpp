@@ -154,9 +154,11 @@ Verdict CaptureTap::onResponse(Context& ctx) {
     a.status = status;
     a.granted = bindings(ctx.m.home(), sip->sip_contact);
     a.expiresHeader = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : -1;
-    std::vector<capture::RegistrationEvent> events;
+    static thread_local std::vector<capture::RegistrationEvent> events;  // its capacity stays, per worker
+    events.clear();
     cap->registrations.onResponse(a, events);
     for (auto& e : events) cap->emit(std::move(e));
+    events.clear();
   } else if (sip->sip_cseq->cs_method == sip_method_invite) {
     capture::CallResponse r;
     r.time = now;

@@ -2,7 +2,8 @@
 # Capture on versus off, in one run, interleaved: REGISTERs through sipedge (1 worker; the whole process,
 # writer thread included, pinned to CPU 0) from sipbench (uac + uas pinned to CPU 1), at the highest rate the
 # generator reaches in a bounded burst. Two loads:
-#   refresh  20,000 users registering again and again (steady state: most REGISTERs refresh a known binding)
+#   refresh  20,000 phones, each registered once before the measured burst (same source port), registering
+#            again and again: the steady state, every REGISTER refreshes a binding the store already holds
 #   new      every REGISTER from a user never seen before (worst case: every one writes a new IP-log row and
 #            a new device row)
 # Prints, per load and mode, the achieved REGISTER rate and proxy CPU-seconds per 1000 REGISTERs (the whole
@@ -74,10 +75,14 @@ TOML
   for _ in $(seq 50); do [ -s "$dir/ready" ] && break; sleep 0.1; done
   local port
   port=$(awk '$1=="listen" && $2=="udp"{print $4; exit}' "$dir/ready")
-  local a0 w0 r0 a1 w1 r1
+  local a0 w0 r0 a1 w1 r1 lport=$((20000 + RANDOM % 30000))
+  if [ "$load" = refresh ]; then   # every phone known before the measurement starts
+    taskset -c 1 "$sb" uac --target "127.0.0.1:$port" --local-port "$lport" --scenario register --users "$users" \
+      --count "$users" --max-inflight 400 --timeout-ms 2000 >/dev/null 2>&1 || true
+  fi
   read -r a0 w0 r0 < <(cpu_of "$pid")
-  taskset -c 1 "$sb" uac --target "127.0.0.1:$port" --scenario register --users "$users" --duration "$seconds" \
-    --max-inflight 400 --timeout-ms 2000 --json "$dir/r.json" >/dev/null 2>&1 || true
+  taskset -c 1 "$sb" uac --target "127.0.0.1:$port" --local-port "$lport" --scenario register --users "$users" \
+    --duration "$seconds" --max-inflight 400 --timeout-ms 2000 --json "$dir/r.json" >/dev/null 2>&1 || true
   read -r a1 w1 r1 < <(cpu_of "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   local ok rate

@@ -40,6 +40,7 @@ std::string usageText() {
 uac options:
   --target HOST:PORT       where requests go (numeric IPv4)
   --local HOST             bind address, one ephemeral port per worker (default 127.0.0.1)
+  --local-port P           worker i binds port P+i instead (the same phones again across runs); 0 = ephemeral
   --scenario NAME          register | call | options (default register)
   --count N                total transactions (register/options) or calls
   --duration S             stop starting new work after S seconds (max 600)
@@ -131,6 +132,8 @@ Options parseOptions(int argc, char** argv) {
       o.target = v;
     } else if (name == "local") {
       o.local = v;
+    } else if (name == "local-port") {
+      o.local_port = parseNumber<uint16_t>(name, value, 0, 65535);
     } else if (name == "listen") {
       o.listen = v;
     } else if (name == "users") {

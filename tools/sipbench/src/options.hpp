@@ -24,6 +24,7 @@ struct Options {
   Scenario scenario = Scenario::Register;
   std::string target;               // HOST:PORT
   std::string local = "127.0.0.1";  // bind address of UAC sockets (port 0: ephemeral, one per worker)
+  uint16_t local_port = 0;          // worker i binds local_port + i; 0 = ephemeral
   uint64_t users = 1000;
   uint32_t expires = 3600;
   double rate = 0;  // per second, over all workers; 0 = as fast as --max-inflight allows

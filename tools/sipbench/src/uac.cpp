@@ -39,7 +39,8 @@ UacWorker::UacWorker(const Options& opts, uint32_t index, RunControl& ctl, uint3
 std::string UacWorker::open() {
   if (!parseHostPort(opts_.target, target_)) return "--target: expected numeric IPv4 HOST:PORT, got '" + opts_.target + "'";
   sockaddr_in local{};
-  if (!makeAddr(opts_.local, 0, local)) return "--local: expected a numeric IPv4 address, got '" + opts_.local + "'";
+  const uint16_t port = opts_.local_port ? static_cast<uint16_t>(opts_.local_port + index_) : 0;
+  if (!makeAddr(opts_.local, port, local)) return "--local: expected a numeric IPv4 address, got '" + opts_.local + "'";
   if (auto err = sock_.open(local, false, opts_.socket_buffer); !err.empty()) return err;
   UacIdentity id;
   id.local_ip = opts_.local;
