@@ -76,8 +76,9 @@ long long wallMs() {
 int main(int argc, char** argv) {
   long events = argc > 1 ? std::atol(argv[1]) : 200000;
   long users = argc > 2 ? std::atol(argv[2]) : 20000;
-  if (events <= 0 || events > 50'000'000 || users <= 0) {
-    std::fprintf(stderr, "usage: capbench [EVENTS (<= 5e7)] [USERS]\n");
+  long refreshSeconds = argc > 3 ? std::atol(argv[3]) : 0;  // capture.refresh_write_interval; 0 writes every one
+  if (events <= 0 || events > 50'000'000 || users <= 0 || refreshSeconds < 0) {
+    std::fprintf(stderr, "usage: capbench [EVENTS (<= 5e7)] [USERS] [REFRESH_WRITE_INTERVAL_S (default 0)]\n");
     return 2;
   }
   if (sodium_init() < 0) return 1;
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     capture::WorkerCapture cap(0, 1 << 16, 3600000, 300000);
     capture::CaptureWriter::Options wo;
     wo.sweepInterval = std::chrono::hours(1);
+    wo.refreshWriteInterval = std::chrono::seconds(refreshSeconds);
     capture::CaptureWriter writer(*db, parser, {&cap}, wo);
     writer.start();
     const char* agents[] = {"Yealink SIP-T46S 66.86.0.15", "Zoiper rv2.10.20.2", "Grandstream GXP2170 1.0.11.23",
@@ -142,10 +144,10 @@ int main(int argc, char** argv) {
     double storeCpu = cpu - (threadCpuSeconds() - p0);
     double bgCpu = rocksdbThreadsCpuSeconds() - r0;  // still running: the store is open until the end of scope
     std::printf(
-        "capbench: %ld events (%ld users) in %.2f s: %.0f records/s, %.2f CPU-s (%.1f us CPU per record), "
+        "capbench: %ld events (%ld users, refresh_write_interval %lds) in %.2f s: %.0f records/s, %.2f CPU-s (%.1f us CPU per record), "
         "store side %.1f us CPU per record (writer thread %.1f, RocksDB background %.1f), %llu batches, %llu write "
         "errors, producer waits %ld\n",
-        pushed, users, secs, static_cast<double>(pushed) / secs, cpu, cpu * 1e6 / static_cast<double>(pushed),
+        pushed, users, refreshSeconds, secs, static_cast<double>(pushed) / secs, cpu, cpu * 1e6 / static_cast<double>(pushed),
         storeCpu * 1e6 / static_cast<double>(pushed), (storeCpu - bgCpu) * 1e6 / static_cast<double>(pushed),
         bgCpu * 1e6 / static_cast<double>(pushed), static_cast<unsigned long long>(writer.stats().batches.load()),
         static_cast<unsigned long long>(writer.stats().writeErrors.load()), spins);
