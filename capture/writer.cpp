@@ -76,9 +76,8 @@ void CaptureWriter::apply(RegistrationEvent& e) {
     addRows(e, 1);
     return;
   }
-  const std::uint64_t userHash = hashParts(hashScratch_, {e.tenant, e.user});
   if (e.wildcard) {
-    forgetUser(userHash);
+    forgetUser(hashParts(hashScratch_, {e.tenant, e.user}));
     addRows(e, 1);
     return;
   }
@@ -91,61 +90,65 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   auto it = bindings_.find(key);
   if (e.expires > 0 && it != bindings_.end() && it->second.fingerprint == fp && e.time < it->second.storedExpiresAt &&
       expiresAt >= it->second.storedExpiresAt) {
-    PendingRefresh& p = pendingRefresh_[key];
-    if (p.count == 0) {
+    Binding& b = it->second;
+    if (!b.pending) {
+      b.pending = std::make_unique<PendingRefresh>();
       // On the writer's clock: events carry the time the worker saw the answer, the deadline is the time left.
       const Millis now = wallMs();
-      p.flushBy = std::min(now + interval, now + (it->second.storedExpiresAt - e.time) - kExpiryMargin);
-      refreshDue_.emplace(p.flushBy, key);
+      b.pending->flushBy = std::min(now + interval, now + (b.storedExpiresAt - e.time) - kExpiryMargin);
+      refreshDue_.emplace(b.pending->flushBy, key);
+      b.pending->latest = std::move(e);
+    } else {  // the fingerprint says everything else is what the pending one holds already
+      b.pending->latest.time = e.time;
+      b.pending->latest.expires = e.expires;
     }
-    if (p.count < UINT32_MAX) ++p.count;
-    p.latest = std::move(e);
+    if (b.pending->count < UINT32_MAX) ++b.pending->count;
     stats_.refreshesCoalesced.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  flushRefresh(key);  // what this binding had pending goes first
+  if (it != bindings_.end()) flushRefresh(it->second);  // what this binding had pending goes first
   const bool leaving = e.expires == 0;
+  const std::uint64_t userHash = it == bindings_.end() && !leaving ? hashParts(hashScratch_, {e.tenant, e.user}) : 0;
   addRows(e, 1);
   if (leaving) {
-    bindings_.erase(key);
-  } else if (it != bindings_.end() || bindings_.size() < opt_.maxBindings) {
-    bindings_[key] = Binding{userHash, fp, expiresAt};
+    if (it != bindings_.end()) bindings_.erase(it);
+  } else if (it != bindings_.end()) {
+    it->second.fingerprint = fp;
+    it->second.storedExpiresAt = expiresAt;
+  } else if (bindings_.size() < opt_.maxBindings) {
+    bindings_.emplace(key, Binding{userHash, fp, expiresAt, nullptr});
   }
 }
 
-void CaptureWriter::flushRefresh(std::uint64_t key) {
-  auto it = pendingRefresh_.find(key);
-  if (it == pendingRefresh_.end()) return;
-  PendingRefresh p = std::move(it->second);
-  pendingRefresh_.erase(it);
-  if (auto b = bindings_.find(key); b != bindings_.end()) b->second.storedExpiresAt = p.latest.time + p.latest.expires * 1000;
-  addRows(p.latest, p.count);
+void CaptureWriter::flushRefresh(Binding& b) {
+  if (!b.pending) return;
+  std::unique_ptr<PendingRefresh> p = std::move(b.pending);
+  b.storedExpiresAt = p->latest.time + p->latest.expires * 1000;
+  addRows(p->latest, p->count);
 }
 
 void CaptureWriter::flushRefreshes(Millis now, bool all) {
   if (all) {
-    std::vector<std::uint64_t> keys;
-    keys.reserve(pendingRefresh_.size());
-    for (auto& [k, p] : pendingRefresh_) keys.push_back(k);
-    for (auto k : keys) flushRefresh(k);
+    for (auto& [k, b] : bindings_) flushRefresh(b);
     refreshDue_ = {};
     return;
   }
   while (!refreshDue_.empty() && refreshDue_.top().first <= now) {
     auto [due, key] = refreshDue_.top();
     refreshDue_.pop();
-    auto it = pendingRefresh_.find(key);
-    if (it != pendingRefresh_.end() && it->second.flushBy == due) flushRefresh(key);
+    auto it = bindings_.find(key);
+    if (it != bindings_.end() && it->second.pending && it->second.pending->flushBy == due) flushRefresh(it->second);
   }
 }
 
 void CaptureWriter::forgetUser(std::uint64_t userHash) {
-  std::vector<std::uint64_t> keys;
-  for (auto& [k, b] : bindings_)
-    if (b.userHash == userHash) keys.push_back(k);
-  for (auto k : keys) {
-    flushRefresh(k);
-    bindings_.erase(k);
+  for (auto it = bindings_.begin(); it != bindings_.end();) {
+    if (it->second.userHash == userHash) {
+      flushRefresh(it->second);
+      it = bindings_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 
@@ -220,7 +223,9 @@ void CaptureWriter::writeBatch() {
   std::string err;
   if (!store_.write(batch_, &err)) {
     stats_.writeErrors.fetch_add(1, std::memory_order_relaxed);
-    bindings_.clear();  // what the store holds is no longer known: write the next REGISTER of every binding
+    // What the store holds is no longer known: write the next REGISTER of every binding in full (refreshes
+    // already pending stay, to be written with the next batch).
+    for (auto& [k, b] : bindings_) b.fingerprint = 0;
   }
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
   batch_.clear();

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <thread>
@@ -36,7 +37,7 @@ class CaptureWriter {
     // times a second rather than thousands: on a core shared with a worker every wake-up is a context switch
     // the worker pays for. Bounds the time an event waits in its queue (the queues hold 65536 by default).
     std::size_t lingerBelow = 1024;
-    std::chrono::microseconds linger{4000};
+    std::chrono::microseconds linger{10000};
     // Refresh coalescing. A REGISTER that only refreshes a binding the store already holds unchanged (same
     // contact, instance, User-Agent, MAC hints, source address, port and transport; expiry not earlier; the stored
     // registration still live) changes nothing but last-seen, the IP-log count and the device expiry. Those are
@@ -76,7 +77,8 @@ class CaptureWriter {
   void addRows(RegistrationEvent& e, std::uint32_t count);
   // Pending refreshes into batch_: those due by `now` (all of them when `all`).
   void flushRefreshes(store::Millis now, bool all);
-  void flushRefresh(std::uint64_t key);
+  struct Binding;
+  void flushRefresh(Binding& b);
   void forgetUser(std::uint64_t userHash);
   void writeBatch();
   void housekeeping(bool force);
@@ -100,18 +102,18 @@ class CaptureWriter {
   std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> awaitingHostname_;
 
   // Refresh coalescing (Options::refreshWriteInterval). Keyed by a hash of (tenant, user, instance or contact).
-  struct Binding {
-    std::uint64_t userHash = 0;     // of (tenant, user): a wildcard unregister finds the user's bindings
-    std::uint64_t fingerprint = 0;  // of everything a refresh must not change
-    store::Millis storedExpiresAt = 0;  // the device expiry the store holds
-  };
   struct PendingRefresh {
-    RegistrationEvent latest;
-    std::uint32_t count = 0;  // refreshes it stands for
+    RegistrationEvent latest;  // the first refresh, with the latest one's time and expiry
+    std::uint32_t count = 0;   // refreshes it stands for
     store::Millis flushBy = 0;
   };
+  struct Binding {
+    std::uint64_t userHash = 0;     // of (tenant, user): a wildcard unregister finds the user's bindings
+    std::uint64_t fingerprint = 0;  // of everything a refresh must not change; 0 = unknown, write in full
+    store::Millis storedExpiresAt = 0;  // the device expiry the store holds
+    std::unique_ptr<PendingRefresh> pending;  // refreshes not written yet
+  };
   std::unordered_map<std::uint64_t, Binding> bindings_;
-  std::unordered_map<std::uint64_t, PendingRefresh> pendingRefresh_;
   // (flushBy, key), earliest first; entries whose refresh was written meanwhile are skipped when popped.
   std::priority_queue<std::pair<store::Millis, std::uint64_t>, std::vector<std::pair<store::Millis, std::uint64_t>>,
                       std::greater<>>

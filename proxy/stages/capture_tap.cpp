@@ -17,23 +17,25 @@ capture::Millis nowMs() {
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
-std::string uriText(su_home_t* home, const url_t* u) {
+// Into `out`, reusing its capacity.
+void uriText(su_home_t* home, const url_t* u, std::string& out) {
   char buf[512];  // the common case, without an allocation in the message's home
   const issize_t n = url_e(buf, sizeof buf, u);
-  if (n >= 0 && static_cast<std::size_t>(n) < sizeof buf) return std::string(buf, static_cast<std::size_t>(n));
+  if (n >= 0 && static_cast<std::size_t>(n) < sizeof buf) {
+    out.assign(buf, static_cast<std::size_t>(n));
+    return;
+  }
   char* s = url_as_string(home, u);
-  std::string out = str(s);
+  out.assign(s ? s : "");
   su_free(home, s);
-  return out;
 }
 
-std::string paramsText(const msg_param_t* params) {
-  std::string out;
+void paramsText(const msg_param_t* params, std::string& out) {
+  out.clear();
   for (int i = 0; params && params[i]; ++i) {
     out += ';';
     out += params[i];
   }
-  return out;
 }
 
 std::int64_t toInt(const char* s, std::int64_t fallback) {
@@ -43,23 +45,24 @@ std::int64_t toInt(const char* s, std::int64_t fallback) {
   return end && *end == 0 && v >= 0 ? v : fallback;
 }
 
-std::vector<capture::ContactBinding> bindings(su_home_t* home, const sip_contact_t* m) {
-  std::vector<capture::ContactBinding> out;
+// The Contact list into `out`, reusing the capacity of what `out` held (the answers' list is per worker).
+void bindings(su_home_t* home, const sip_contact_t* m, std::vector<capture::ContactBinding>& out) {
+  std::size_t n = 0;
   for (; m; m = m->m_next) {
     if (!m->m_url->url_type || m->m_url->url_scheme == nullptr) continue;
-    capture::ContactBinding b;
-    b.uri = uriText(home, m->m_url);
+    if (out.size() <= n) out.emplace_back();
+    capture::ContactBinding& b = out[n++];
+    uriText(home, m->m_url, b.uri);
     b.expires = toInt(m->m_expires, -1);
-    const char* inst = msg_params_find(m->m_params, "+sip.instance=");
-    if (inst) {
-      std::string v = inst;
+    b.instance.clear();
+    if (const char* inst = msg_params_find(m->m_params, "+sip.instance=")) {
+      std::string_view v = inst;
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-      b.instance = v;
+      b.instance.assign(v);
     }
-    b.params = paramsText(m->m_params);
-    out.push_back(std::move(b));
+    paramsText(m->m_params, b.params);
   }
-  return out;
+  out.resize(n);
 }
 
 std::string userAgent(const sip_t* sip) {
@@ -95,7 +98,7 @@ Verdict CaptureTap::onRequest(Context& ctx) {
       r.tenant = str(sip->sip_to->a_url->url_host);
       r.user = str(sip->sip_to->a_url->url_user);
       r.wildcard = sip->sip_contact && sip->sip_contact->m_url->url_type == url_any;
-      if (!r.wildcard) r.contacts = bindings(ctx.m.home(), sip->sip_contact);
+      if (!r.wildcard) bindings(ctx.m.home(), sip->sip_contact, r.contacts);
       r.expiresHeader = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : -1;
       r.userAgent = userAgent(sip);
       r.srcIp = ipText(ctx.source.addr);
@@ -147,12 +150,12 @@ Verdict CaptureTap::onResponse(Context& ctx) {
   if (status < 200) return Verdict::Continue;
   capture::Millis now = nowMs();
   if (sip->sip_cseq->cs_method == sip_method_register) {
-    capture::RegisterAnswered a;
+    static thread_local capture::RegisterAnswered a;  // reused per worker: its strings keep their capacity
     a.time = now;
-    a.callId = str(sip->sip_call_id->i_id);
+    a.callId.assign(sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "");
     a.cseq = sip->sip_cseq->cs_seq;
     a.status = status;
-    a.granted = bindings(ctx.m.home(), sip->sip_contact);
+    bindings(ctx.m.home(), sip->sip_contact, a.granted);
     a.expiresHeader = sip->sip_expires ? static_cast<std::int64_t>(sip->sip_expires->ex_delta) : -1;
     static thread_local std::vector<capture::RegistrationEvent> events;  // its capacity stays, per worker
     events.clear();
