@@ -1,8 +1,12 @@
 #include "writer.h"
 
 #include <pthread.h>
+#include <sodium.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <stdexcept>
 
 #include "mac.h"
 
@@ -15,15 +19,21 @@ Millis wallMs() {
       .count();
 }
 
-// A hash of the parts, each length-prefixed (no two lists of parts give the same bytes).
-std::uint64_t hashParts(std::string& scratch, std::initializer_list<std::string_view> parts) {
+// A keyed hash (SipHash-2-4, key random per writer) of the parts, each length-prefixed (no two lists of parts
+// give the same bytes). Keyed, so a phone cannot craft a changed registration (a new address, say) whose
+// fingerprint equals the stored one's and have it taken for a refresh.
+std::uint64_t hashParts(std::string& scratch, const unsigned char* key, std::initializer_list<std::string_view> parts) {
   scratch.clear();
   for (std::string_view p : parts) {
     const auto n = static_cast<std::uint32_t>(p.size());
     scratch.append(reinterpret_cast<const char*>(&n), sizeof n);
     scratch.append(p);
   }
-  return std::hash<std::string_view>{}(scratch);
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(scratch.data()), scratch.size(), key);
+  std::uint64_t h;
+  std::memcpy(&h, out, sizeof h);
+  return h;
 }
 
 // A pending refresh is written this long before the device expiry the store holds, so an expiry sweep never
@@ -41,7 +51,10 @@ std::string deviceMac(const RegistrationEvent& e) {
 
 CaptureWriter::CaptureWriter(store::Store& store, const DeviceParser& devices, std::vector<WorkerCapture*> sources,
                              Options o)
-    : store_(store), devices_(devices), sources_(std::move(sources)), opt_(o) {}
+    : store_(store), devices_(devices), sources_(std::move(sources)), opt_(o) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  randombytes_buf(hashKey_, sizeof hashKey_);
+}
 
 CaptureWriter::~CaptureWriter() {
   stop();
@@ -77,14 +90,14 @@ void CaptureWriter::apply(RegistrationEvent& e) {
     return;
   }
   if (e.wildcard) {
-    forgetUser(hashParts(hashScratch_, {e.tenant, e.user}));
+    forgetUser(hashParts(hashScratch_, hashKey_, {e.tenant, e.user}));
     addRows(e, 1);
     return;
   }
   const std::string_view instance = e.instance.empty() ? e.contact : e.instance;
-  const std::uint64_t key = hashParts(hashScratch_, {"binding", e.tenant, e.user, instance});
+  const std::uint64_t key = hashParts(hashScratch_, hashKey_, {"binding", e.tenant, e.user, instance});
   const std::string port = std::to_string(e.srcPort);
-  const std::uint64_t fp = hashParts(hashScratch_, {e.tenant, e.user, e.contact, e.instance, e.contactParams,
+  const std::uint64_t fp = hashParts(hashScratch_, hashKey_, {e.tenant, e.user, e.contact, e.instance, e.contactParams,
                                                     e.userAgent, e.srcIp, port, e.transport});
   const Millis expiresAt = e.time + e.expires * 1000;
   auto it = bindings_.find(key);
@@ -108,7 +121,7 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   }
   if (it != bindings_.end()) flushRefresh(it->second);  // what this binding had pending goes first
   const bool leaving = e.expires == 0;
-  const std::uint64_t userHash = it == bindings_.end() && !leaving ? hashParts(hashScratch_, {e.tenant, e.user}) : 0;
+  const std::uint64_t userHash = it == bindings_.end() && !leaving ? hashParts(hashScratch_, hashKey_, {e.tenant, e.user}) : 0;
   addRows(e, 1);
   if (leaving) {
     if (it != bindings_.end()) bindings_.erase(it);

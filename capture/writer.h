@@ -119,6 +119,7 @@ class CaptureWriter {
                       std::greater<>>
       refreshDue_;
   std::string hashScratch_;
+  unsigned char hashKey_[16];  // crypto_shorthash_KEYBYTES
 };
 
 }  // namespace sipedge::capture
