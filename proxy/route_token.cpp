@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace sipedge::proxy {
 
@@ -41,9 +43,62 @@ std::size_t pack(const Endpoint& e, unsigned char* out) {
   return n;
 }
 
+std::uint64_t instanceId() {
+  std::uint64_t id = 0;
+  randombytes_buf(&id, sizeof id);
+  return id;
+}
+
+// What one thread sealed and opened lately, for one RouteToken instance (a thread that meets another instance,
+// as tests do, starts over).
+struct Recent {
+  std::uint64_t owner = 0;
+  struct Sealed {
+    std::string token;
+    std::int64_t until = 0;
+  };
+  std::unordered_map<Endpoint, Sealed, EndpointHash> sealed;
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Endpoint, TextHash, std::equal_to<>> opened;
+
+  void claim(std::uint64_t id) {
+    if (owner == id) return;
+    owner = id;
+    sealed.clear();
+    opened.clear();
+  }
+  void remember(std::string_view token, const Endpoint& e, std::size_t cap) {
+    if (opened.size() >= cap) opened.clear();
+    opened.emplace(std::string(token), e);
+  }
+};
+
+thread_local Recent recent;
+
+std::int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
+RouteToken::RouteToken(const Key& key) : key_(key), id_(instanceId()) {}
+
 std::string RouteToken::seal(const Endpoint& e) const {
+  recent.claim(id_);
+  const std::int64_t now = nowSeconds();
+  auto it = recent.sealed.find(e);
+  if (it != recent.sealed.end() && it->second.until > now) return it->second.token;
+  std::string token = sealFresh(e);
+  if (recent.sealed.size() >= kCacheEntries) recent.sealed.clear();
+  recent.sealed[e] = {token, now + kReuseSeconds};
+  recent.remember(token, e, kCacheEntries);
+  return token;
+}
+
+std::string RouteToken::sealFresh(const Endpoint& e) const {
   unsigned char plain[32];
   std::size_t plen = pack(e, plain);
   unsigned char box[kNonce + sizeof plain + kMac];
@@ -58,6 +113,15 @@ std::string RouteToken::seal(const Endpoint& e) const {
 }
 
 std::optional<Endpoint> RouteToken::open(std::string_view token) const {
+  if (token.size() > 128) return std::nullopt;
+  recent.claim(id_);
+  if (auto it = recent.opened.find(token); it != recent.opened.end()) return it->second;
+  auto e = openFresh(token);
+  if (e) recent.remember(token, *e, kCacheEntries);
+  return e;
+}
+
+std::optional<Endpoint> RouteToken::openFresh(std::string_view token) const {
   unsigned char box[kNonce + 32 + kMac];
   std::size_t blen = 0;
   if (token.size() > 128) return std::nullopt;

@@ -1,18 +1,73 @@
 #include "sip_message.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sipedge::proxy {
 
 void sofiaInit() { su_init(); }
 
+namespace {
+
+// The value of a header line as received ("CSeq: 1 INVITE\r\n" -> "1 INVITE"); empty when it was not kept or
+// is folded over several lines.
+std::string_view receivedValue(const msg_common_t* h) {
+  if (!h->h_data || h->h_len < 2) return {};
+  std::string_view line(static_cast<const char*>(h->h_data), h->h_len);
+  if (!line.ends_with("\r\n")) return {};
+  line.remove_suffix(2);
+  if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) return {};
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return {};
+  auto v = line.substr(colon + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  return v;
+}
+
+bool allDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The headers that frame the message and match its transaction leave in canonical form, whatever a lenient
+// parse accepted ("CSeq: 1  INVITE extra", "Content-Length: 0012"): sofia prints them again unless they already
+// are. Every other header a stage did not change leaves as it came.
+void canonicalise(sip_t* sip) {
+  if (sip->sip_request) {
+    // A Request-Line leaves with single SPs (RFC 4475 §3.1.2.9-10).
+    const msg_common_t* rl = sip->sip_request->rq_common;
+    std::string_view line(static_cast<const char*>(rl->h_data ? rl->h_data : ""), rl->h_data ? rl->h_len : 0);
+    bool ok = line.ends_with("\r\n");
+    if (ok) line.remove_suffix(2);
+    ok = ok && std::count(line.begin(), line.end(), ' ') == 2 && line.find_first_of("\t\r\n") == std::string_view::npos &&
+         line.find("  ") == std::string_view::npos && !line.empty() && line.front() != ' ' && line.back() != ' ';
+    if (!ok) msg_fragment_clear(sip->sip_request->rq_common);
+  }
+  if (sip_cseq_t* cs = sip->sip_cseq) {
+    auto v = receivedValue(cs->cs_common);
+    auto sp = v.find(' ');
+    bool ok = sp != std::string_view::npos && sp <= 10 && allDigits(v.substr(0, sp)) && cs->cs_method_name &&
+              v.substr(sp + 1) == cs->cs_method_name;
+    if (!ok) msg_fragment_clear(cs->cs_common);
+  }
+  if (sip_content_length_t* cl = sip->sip_content_length) {
+    auto v = receivedValue(cl->l_common);
+    bool ok = allDigits(v) && v.size() <= 9 && (v.size() == 1 || v.front() != '0');
+    if (!ok) msg_fragment_clear(cl->l_common);
+  }
+}
+
+}  // namespace
+
 SipMessage SipMessage::parse(const char* data, std::size_t len) {
   SipMessage m;
-  msg_t* raw = msg_make(sip_default_mclass(), 0, data, static_cast<ssize_t>(len));
+  // MSG_DO_EXTRACT_COPY keeps each header's received text, so serialize() copies the headers no stage touched
+  // byte for byte instead of printing every header again (and a proxy should not rewrite what it did not change).
+  msg_t* raw = msg_make(sip_default_mclass(), MSG_DO_EXTRACT_COPY, data, static_cast<ssize_t>(len));
   if (!raw) return m;
   m.msg_.reset(raw);
   m.sip_ = sip_object(raw);
   if (m.sip_ && !m.sip_->sip_request && !m.sip_->sip_status) m.sip_ = nullptr;
+  if (m.sip_) canonicalise(m.sip_);
   return m;
 }
 

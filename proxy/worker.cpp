@@ -478,11 +478,12 @@ void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, S
     return;
   }
   // Raw NUL or bare CR/LF inside the header block can smuggle headers past other parsers: never forward them.
-  bool smuggled = head.find('\0') != std::string_view::npos || headerEnd == std::string_view::npos;
-  for (std::size_t i = 0; !smuggled && i < head.size(); ++i) {
-    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) smuggled = true;
-    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) smuggled = true;
-  }
+  bool smuggled = headerEnd == std::string_view::npos || head.find('\0') != std::string_view::npos;
+  // Every LF follows a CR and every CR precedes an LF: jump from one to the next with memchr, not byte by byte.
+  for (std::size_t i = head.find('\n'); !smuggled && i != std::string_view::npos; i = head.find('\n', i + 1))
+    smuggled = i == 0 || head[i - 1] != '\r';
+  for (std::size_t i = head.find('\r'); !smuggled && i != std::string_view::npos; i = head.find('\r', i + 1))
+    smuggled = i + 1 >= head.size() || head[i + 1] != '\n';
   SipMessage m;
   if (!smuggled) m = SipMessage::parse(data, len);
   if (!m.valid() || smuggled) {
