@@ -31,13 +31,13 @@ class CaptureWriter {
     // Idle: the writer polls the queues after sleeping idleMin, doubling up to idleMax while they stay empty, so
     // a burst after a pause waits about idleMin, and an idle writer wakes only 1/idleMax times a second.
     std::chrono::microseconds idleMin{1000};
-    std::chrono::microseconds idleMax{10000};
+    std::chrono::microseconds idleMax{40000};
     // A drain that found fewer than lingerBelow events sleeps `linger` before the next one, so a steady stream
-    // goes in batches rather than one write (and one WAL record) per event, and the writer wakes a few hundred
-    // times a second rather than thousands: on a core shared with a worker every wake-up is a context switch
-    // the worker pays for. Bounds the time an event waits in its queue (the queues hold 65536 by default).
+    // goes in batches rather than one write (and one WAL record) per event, and the writer wakes about 25 times
+    // a second rather than thousands: on a core shared with a worker every wake-up is a context switch the
+    // worker pays for, and every batch a WAL write(2). Bounds the time an event waits in its queue (the queues hold 65536 by default).
     std::size_t lingerBelow = 1024;
-    std::chrono::microseconds linger{10000};
+    std::chrono::microseconds linger{40000};
     // Refresh coalescing. A REGISTER that only refreshes a binding the store already holds unchanged (same
     // contact, instance, User-Agent, MAC hints, source address, port and transport; expiry not earlier; the stored
     // registration still live) changes nothing but last-seen, the IP-log count and the device expiry. Those are

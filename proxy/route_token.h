@@ -30,7 +30,7 @@ class RouteToken {
   std::optional<Endpoint> open(std::string_view token) const;
 
   static constexpr std::int64_t kReuseSeconds = 60;
-  static constexpr std::size_t kCacheEntries = 2048;  // per thread and direction; cleared when full
+  static constexpr std::size_t kCacheEntries = 1024;  // per thread and direction; cleared when full
 
   // Reads the key file, or creates it (mode 0600) with a random key. Throws std::runtime_error naming the path
   // when it cannot (start-up only).
