@@ -1,6 +1,7 @@
 #include "enricher.h"
 
-#include <pthread.h>
+#include "background.h"
+
 #include <arpa/inet.h>
 #include <maxminddb.h>
 #include <netdb.h>
@@ -135,7 +136,7 @@ Enricher::Enricher(Options o) : opt_(std::move(o)) {
     unsigned n = std::max(1u, opt_.resolverThreads);
     threads_.reserve(n);
     for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] {
-      ::pthread_setname_np(::pthread_self(), "se-resolver");
+      becomeBackgroundThread("se-resolver");
       resolverLoop();
     });
   }

@@ -1,6 +1,7 @@
 #include "writer.h"
 
-#include <pthread.h>
+#include "background.h"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -64,7 +65,7 @@ void CaptureWriter::start() {
   running_ = true;
   nextSweep_ = std::chrono::steady_clock::now() + opt_.sweepInterval;
   thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "se-writer");
+    becomeBackgroundThread("se-writer");
     run();
   });
 }
