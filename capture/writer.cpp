@@ -308,7 +308,11 @@ void CaptureWriter::run() {
       continue;
     }
     idle = opt_.idleMin;
-    if (n < opt_.lingerBelow) std::this_thread::sleep_for(opt_.linger);
+    if (n >= opt_.maxBatch) {
+      std::this_thread::yield();  // a worker woken meanwhile runs first
+      continue;
+    }
+    std::this_thread::sleep_for(opt_.linger);
   }
   store_.flush();
 }

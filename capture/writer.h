@@ -26,17 +26,21 @@ class CaptureWriter {
  public:
   struct Options {
     std::chrono::milliseconds sweepInterval{10000};
-    std::size_t maxBatch = 4096;  // events per WriteBatch
+    // Events per WriteBatch: the writer works in slices this small, and lets a worker that woke up meanwhile run
+    // between two of them (sched_yield), so on a core it shares with a worker a slice is the longest a packet
+    // waits for capture (about half a millisecond of CDRs or first registrations; the scheduler would otherwise
+    // let a running writer finish its time slice first).
+    std::size_t maxBatch = 32;
     Enricher* enricher = nullptr;  // borrowed, may be null (no region/ISP/hostname); must outlive the writer
     // Idle: the writer polls the queues after sleeping idleMin, doubling up to idleMax while they stay empty, so
     // a burst after a pause waits about idleMin, and an idle writer wakes only 1/idleMax times a second.
     std::chrono::microseconds idleMin{1000};
     std::chrono::microseconds idleMax{40000};
-    // A drain that found fewer than lingerBelow events sleeps `linger` before the next one, so a steady stream
-    // goes in batches rather than one write (and one WAL record) per event, and the writer wakes about 25 times
-    // a second rather than thousands: on a core shared with a worker every wake-up is a context switch the
-    // worker pays for, and every batch a WAL write(2). Bounds the time an event waits in its queue (the queues hold 65536 by default).
-    std::size_t lingerBelow = 1024;
+    // A drain that found fewer than maxBatch events sleeps `linger` before the next one, so a steady stream goes
+    // in batches rather than one write (and one WAL record) per event, and the writer wakes about 25 times a
+    // second rather than thousands: on a core shared with a worker every wake-up is a context switch the worker
+    // pays for, and every batch a WAL write(2). Bounds the time an event waits in its queue (the queues hold
+    // 65536 by default). A full slice means more are waiting: the next one follows at once.
     std::chrono::microseconds linger{40000};
     // Refresh coalescing. A REGISTER that only refreshes a binding the store already holds unchanged (same
     // contact, instance, User-Agent, MAC hints, source address, port and transport; expiry not earlier; the stored
