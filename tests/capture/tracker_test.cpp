@@ -13,6 +13,7 @@
 #include "capture/registration_tracker.h"
 #include "capture/worker_capture.h"
 #include "capture/writer.h"
+#include "fixtures.h"
 #include "store/store.h"
 
 using namespace sipedge::capture;
@@ -235,35 +236,14 @@ namespace {
 class WriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sipedge-writer-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    sipedge::store::StoreOptions o;
-    o.path = dir_ + "/db";
-    o.keyFile = dir_ + "/store.key";
-    store_ = sipedge::store::Store::open(o);
-    writer_ =
-        std::make_unique<CaptureWriter>(*store_, parser_, std::vector<WorkerCapture*>{&cap_}, CaptureWriter::Options{});
+    writer_ = std::make_unique<CaptureWriter>(*db_, parser_, std::vector<WorkerCapture*>{&cap_}, CaptureWriter::Options{});
     writer_->start();
   }
-  void TearDown() override {
-    writer_.reset();
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { writer_.reset(); }
   RegistrationEvent registration(Millis t, std::int64_t expires = 3600) {
-    RegistrationEvent r;
-    r.time = t;
-    r.tenant = "example.com";
-    r.user = "100";
-    r.contact = "sip:100@192.168.1.5:5062";
+    RegistrationEvent r = fixtures::registration(t, "sip:100@192.168.1.5:5062", "192.0.2.10", 5062, expires);
     r.instance = "<urn:uuid:1>";
     r.userAgent = "Yealink SIP-T46S 66.86.0.15";
-    r.srcIp = "192.0.2.10";
-    r.srcPort = 5062;
-    r.transport = "udp";
-    r.expires = expires;
     return r;
   }
   // Pushes, then waits until the writer has written all of it.
@@ -275,14 +255,14 @@ class WriterTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ASSERT_EQ(writer_->stats().events.load(), before + events.size());
   }
-  std::vector<sipedge::store::DeviceRecord> devices() { return store_->devices("example.com", "100"); }
-  std::vector<sipedge::store::IpLogEntry> ipLog() { return store_->ipLog("example.com", "100"); }
+  std::vector<sipedge::store::DeviceRecord> devices() { return db_->devices("example.com", "100"); }
+  std::vector<sipedge::store::IpLogEntry> ipLog() { return db_->ipLog("example.com", "100"); }
   // Replaces the writer with one coalescing refreshes within `interval`.
   void coalescing(std::chrono::milliseconds interval) {
     writer_.reset();
     CaptureWriter::Options o;
     o.refreshWriteInterval = interval;
-    writer_ = std::make_unique<CaptureWriter>(*store_, parser_, std::vector<WorkerCapture*>{&cap_}, o);
+    writer_ = std::make_unique<CaptureWriter>(*db_, parser_, std::vector<WorkerCapture*>{&cap_}, o);
     writer_->start();
   }
   // A job on the writer thread: pending refreshes are written before it runs.
@@ -295,8 +275,7 @@ class WriterTest : public ::testing::Test {
         .count();
   }
 
-  std::string dir_;
-  std::unique_ptr<sipedge::store::Store> store_;
+  fixtures::TempStore db_{"sipedge-writer-test"};
   DeviceParser parser_ = DeviceParser::fromText(builtinDeviceTable(), "built-in");
   WorkerCapture cap_{0, 1024, 3600000, 300000};
   std::unique_ptr<CaptureWriter> writer_;
@@ -321,7 +300,7 @@ TEST_F(WriterTest, AfterEraseARegistrationStartsFresh) {
   auto d = devices();
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].firstSeen, 5'000'000);  // nothing of the erased device survives in the writer
-  auto log = store_->ipLog("example.com", "100");
+  auto log = db_->ipLog("example.com", "100");
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].count, 1u);
   EXPECT_EQ(log[0].firstSeen, 5'000'000);

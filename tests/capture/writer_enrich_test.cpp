@@ -4,6 +4,7 @@
 
 #include "capture/writer.h"
 #include "data/mmdb_writer.h"
+#include "fixtures.h"
 
 #include <filesystem>
 #include <thread>
@@ -16,18 +17,12 @@ using sipedge::testdata::mmdb::Value;
 namespace {
 
 TEST(WriterEnrich, GeoOnFirstRowHostnameLaterSameCount) {
-  char tmpl[] = "/tmp/writer-enrich-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  fixtures::TempStore db("writer-enrich");
+  const std::string dir = db.dir();
   testdata::mmdb::Writer w(6);
   w.insert("192.0.2.0/24", Value::m({{"country", Value::m({{"iso_code", Value::s("US")}})},
                                      {"isp", Value::s("Doc ISP")}}));
   w.writeFile(dir + "/db.mmdb");
-
-  store::StoreOptions so;
-  so.path = dir + "/store";
-  so.keyFile = dir + "/store.key";
-  auto db = store::Store::open(so);
 
   std::mutex mu;
   std::condition_variable cv;
@@ -49,15 +44,7 @@ TEST(WriterEnrich, GeoOnFirstRowHostnameLaterSameCount) {
   CaptureWriter writer(*db, parser, {&cap}, wo);
   writer.start();
 
-  RegistrationEvent e;
-  e.time = 1'700'000'000'000;
-  e.tenant = "example.com";
-  e.user = "100";
-  e.contact = "sip:100@192.0.2.7:5060";
-  e.srcIp = "192.0.2.7";
-  e.srcPort = 5060;
-  e.transport = "udp";
-  e.expires = 3600;
+  RegistrationEvent e = fixtures::registration(1'700'000'000'000, "sip:100@192.0.2.7:5060", "192.0.2.7", 5060);
   cap.emit(CaptureEvent{e});
 
   auto waitFor = [&](auto pred) {
@@ -85,8 +72,6 @@ TEST(WriterEnrich, GeoOnFirstRowHostnameLaterSameCount) {
   ASSERT_TRUE(waitFor([&] { return db->ipLog("example.com", "100").at(0).count == 2; }));
   EXPECT_EQ(db->ipLog("example.com", "100").at(0).hostname, "phone7.example.net");
   writer.stop();
-  db.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
