@@ -125,12 +125,12 @@ class RocksStore final : public Store {
     p.build();
     if (!commit(p.wb, error)) return false;
     // Committed: these rows are now what the database holds for their keys.
-    for (auto& [k, row] : p.ip) ipCache_.put(k, std::move(row));
+    for (auto& [k, row] : p.ip) ipCache_.put(RowTail::of(k), std::move(row));
     for (auto& [k, row] : p.dev) {
       if (row) {
-        devCache_.put(k, std::move(*row));
+        devCache_.put(RowTail::of(k), std::move(*row));
       } else {
-        devCache_.erase(k);
+        devCache_.erase(RowTail::of(k));
       }
     }
     return true;
@@ -148,7 +148,7 @@ class RocksStore final : public Store {
       auto d = decodeAs<DeviceRecord>(kDevice, k, v);
       if (d.expiresAt < now && !macProvisioned(d.mac)) {
         wb.Delete(cf(kDevice), sl(k));
-        devCache_.erase(std::string(k));
+        devCache_.erase(RowTail::of(k));
         ++n;
       }
     });
@@ -183,7 +183,7 @@ class RocksStore final : public Store {
       auto d = decodeAs<DeviceRecord>(kDevice, k, val);
       if (!d.mac.empty() && capture::normaliseMac(d.mac) == norm) {
         wb.Delete(cf(kDevice), sl(k));
-        devCache_.erase(std::string(k));
+        devCache_.erase(RowTail::of(k));
       }
     });
     return commit(wb, nullptr);
@@ -212,14 +212,14 @@ class RocksStore final : public Store {
         auto e = decodeAs<IpLogEntry>(kIpLog, k, v);
         if (!mine(e.tenant, e.user)) return;  // a 128-bit hash collision: not this user's row
         wb.Delete(cf(kIpLog), sl(k));
-        ipCache_.erase(std::string(k));  // before the write: dropping a cache entry is always safe
+        ipCache_.erase(RowTail::of(k));  // before the write: dropping a cache entry is always safe
         ++removed;
       });
       scan(ro, kDevice, prefix, [&](std::string_view k, std::string_view v) {
         auto d = decodeAs<DeviceRecord>(kDevice, k, v);
         if (!mine(d.tenant, d.user)) return;
         wb.Delete(cf(kDevice), sl(k));
-        devCache_.erase(std::string(k));
+        devCache_.erase(RowTail::of(k));
         ++removed;
       });
       scan(ro, kCdr, prefix, [&](std::string_view k, std::string_view v) {
@@ -279,7 +279,7 @@ class RocksStore final : public Store {
       scan(rocksdb::ReadOptions(), r.cf, {}, [&](std::string_view k, std::string_view v) {
         if (!retentionExpired(v, cutoff)) return;
         wb.Delete(cf(r.cf), sl(k));
-        if (r.cf == kIpLog) ipCache_.erase(std::string(k));
+        if (r.cf == kIpLog) ipCache_.erase(RowTail::of(k));
         if (r.counts) ++removed;
         if (static_cast<std::size_t>(wb.Count()) >= kDeleteChunk) {
           commitOrThrow(wb);
@@ -435,9 +435,45 @@ class RocksStore final : public Store {
   // Reads a batch's own earlier writes before the database: the read-modify-write of upserts sees them.
   // What the writer-side caches keep of a row: exactly the fields an upsert carries over from the stored row.
   struct IpRow {
+    IpRow() = default;
+    IpRow(Millis first, Millis last, std::uint32_t n, std::string_view host, std::string_view reg,
+          std::string_view provider)
+        : firstSeen(first), lastSeen(last), count(n) {
+      setNames(host, reg, provider);
+    }
     Millis firstSeen = 0, lastSeen = 0;
     std::uint32_t count = 0;
-    std::string hostname, region, isp;
+    std::string_view hostname() const { return part(0); }
+    std::string_view region() const { return part(1); }
+    std::string_view isp() const { return part(2); }
+    // Empty arguments keep what the row has.
+    void update(std::string_view host, std::string_view reg, std::string_view provider) {
+      if (host.empty() && reg.empty() && provider.empty()) return;
+      std::string h(host.empty() ? hostname() : host), r(reg.empty() ? region() : reg),
+          i(provider.empty() ? isp() : provider);
+      setNames(h, r, i);
+    }
+
+   private:
+    // The three names in one string, NUL-separated (none of them holds a NUL): one allocation, not three
+    // strings of 32 bytes each, in every cached row.
+    void setNames(std::string_view host, std::string_view reg, std::string_view provider) {
+      names_.clear();
+      names_.reserve(host.size() + reg.size() + provider.size() + 2);
+      names_.append(host).push_back('\0');
+      names_.append(reg).push_back('\0');
+      names_.append(provider);
+    }
+    std::string_view part(int i) const {
+      std::string_view v(names_);
+      for (int k = 0; k < i; ++k) {
+        auto z = v.find('\0');
+        if (z == std::string_view::npos) return {};
+        v.remove_prefix(z + 1);
+      }
+      return v.substr(0, v.find('\0'));
+    }
+    std::string names_;
   };
   struct DeviceRow {
     Millis firstSeen = 0;
@@ -553,9 +589,7 @@ class RocksStore final : public Store {
       row.firstSeen = std::min(row.firstSeen, firstSeen);
       row.lastSeen = std::max(row.lastSeen, lastSeen);
       e.event = (in.event.empty() || in.event == "new-ip") ? "register" : in.event;
-      if (!in.hostname.empty()) row.hostname = in.hostname;
-      if (!in.region.empty()) row.region = in.region;
-      if (!in.isp.empty()) row.isp = in.isp;
+      row.update(in.hostname, in.region, in.isp);
     } else {
       row = IpRow{firstSeen, lastSeen, n, in.hostname, in.region, in.isp};
       e.event = "new-ip";
@@ -563,9 +597,9 @@ class RocksStore final : public Store {
     e.firstSeen = row.firstSeen;
     e.lastSeen = row.lastSeen;
     e.count = row.count;
-    e.hostname = row.hostname;
-    e.region = row.region;
-    e.isp = row.isp;
+    e.hostname = row.hostname();
+    e.region = row.region();
+    e.isp = row.isp();
     p.putRow(kIpLog, key, seal(kIpLog, key, {0, e.lastSeen}, codec::encode(e)));
     p.ip.insert_or_assign(std::move(key), std::move(row));
   }
@@ -612,15 +646,14 @@ class RocksStore final : public Store {
       return true;
     }
     syncIpCacheWithRetention();
-    if (const IpRow* c = ipCache_.find(key)) {
+    if (const IpRow* c = ipCache_.find(RowTail::of(key))) {
       *out = *c;
       return true;
     }
     std::string old;
     if (!get(rocksdb::ReadOptions(), kIpLog, key, &old)) return false;
     IpLogEntry cur = decodeAs<IpLogEntry>(kIpLog, key, old);
-    *out = IpRow{cur.firstSeen,           cur.lastSeen,          cur.count,
-                 std::move(cur.hostname), std::move(cur.region), std::move(cur.isp)};
+    *out = IpRow{cur.firstSeen, cur.lastSeen, cur.count, cur.hostname, cur.region, cur.isp};
     return true;
   }
 
@@ -630,7 +663,7 @@ class RocksStore final : public Store {
       *out = *it->second;
       return true;
     }
-    if (const DeviceRow* c = devCache_.find(key)) {
+    if (const DeviceRow* c = devCache_.find(RowTail::of(key))) {
       *out = *c;
       return true;
     }
@@ -976,8 +1009,8 @@ class RocksStore final : public Store {
   // which they share, so it outlives the database whatever the order of destruction.
   std::shared_ptr<std::atomic<std::uint64_t>> ipLogDrops_ = std::make_shared<std::atomic<std::uint64_t>>(0);
   std::uint64_t ipCacheDrops_ = 0;
-  BoundedCache<IpRow, KeyTailHash> ipCache_;
-  BoundedCache<DeviceRow, KeyTailHash> devCache_;
+  BoundedCache<IpRow, RowTailHash, RowTail> ipCache_;
+  BoundedCache<DeviceRow, RowTailHash, RowTail> devCache_;
   BoundedCache<std::string> prefixCache_;
   std::string prefixLookup_, prefixScratch_;
   std::string lastTenant_, lastUser_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -27,14 +28,36 @@ struct KeyTailHash {
   }
 };
 
-template <class V, class Hash = std::hash<std::string>>
+// The last 16 bytes of an IP-log or device row key: the keyed hash of (tenant, user, ip | instance), which names
+// the row on its own (the user and tenant hashes before it are implied by it). The row caches key on it, so an
+// entry holds 16 bytes of key instead of a 49-byte string on the heap.
+struct RowTail {
+  std::uint64_t a = 0, b = 0;
+  bool operator==(const RowTail&) const = default;
+  static RowTail of(std::string_view key) {
+    RowTail t;
+    if (key.size() >= 16) {
+      std::memcpy(&t.a, key.data() + key.size() - 16, 8);
+      std::memcpy(&t.b, key.data() + key.size() - 8, 8);
+    } else {  // no row key is this short; stay correct anyway
+      std::memcpy(&t.a, key.data(), key.size() < 8 ? key.size() : 8);
+      if (key.size() > 8) std::memcpy(&t.b, key.data() + 8, key.size() - 8);
+    }
+    return t;
+  }
+};
+struct RowTailHash {
+  std::size_t operator()(const RowTail& t) const noexcept { return static_cast<std::size_t>(t.b); }
+};
+
+template <class V, class Hash = std::hash<std::string>, class Key = std::string>
 class BoundedCache {
  public:
   // capacity 0 disables the cache: find() always misses and put() keeps nothing.
   explicit BoundedCache(std::size_t capacity) : young_max_(capacity / 2 > 0 ? capacity / 2 : capacity) {}
 
   // The cached value, or nullptr. The pointer is valid until the next call that changes the cache.
-  V* find(const std::string& k) {
+  V* find(const Key& k) {
     if (young_max_ == 0) return nullptr;
     if (auto it = young_.find(k); it != young_.end()) return &it->second;
     auto it = old_.find(k);
@@ -45,7 +68,7 @@ class BoundedCache {
   }
 
   // Inserts or replaces; returns the stored value (nullptr when the cache is off), valid like find()'s.
-  V* put(const std::string& k, V v) {
+  V* put(const Key& k, V v) {
     if (young_max_ == 0) return nullptr;
     if (auto it = young_.find(k); it != young_.end()) {
       it->second = std::move(v);
@@ -56,7 +79,7 @@ class BoundedCache {
     return &young_.emplace(k, std::move(v)).first->second;
   }
 
-  void erase(const std::string& k) {
+  void erase(const Key& k) {
     young_.erase(k);
     old_.erase(k);
   }
@@ -77,7 +100,7 @@ class BoundedCache {
   }
 
   std::size_t young_max_;
-  std::unordered_map<std::string, V, Hash> young_, old_;
+  std::unordered_map<Key, V, Hash> young_, old_;
 };
 
 }  // namespace sipedge::store

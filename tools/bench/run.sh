@@ -413,15 +413,20 @@ note() { printf '%s\n' "$*" >>"$NOTES"; log "note: $*"; }
 try_rate() {      # try_rate SCENARIO PORT RATE -> 0 when sustained
   local sc=$1 port=$2 r=$3 inflight
   inflight=$((r > 1000 ? r : 1000))
-  local attempt
+  local attempt t0=0 t1=0
   for attempt in 1 2; do
     UAS_DIED=0
+    [[ $port != direct ]] && t0=$(tree_ticks)
     uac "max-$sc-$r" "$port" --scenario "$sc" --rate "$r" --count $((r * STEP_S)) --users 10000 \
       --max-inflight "$inflight" --timeout-ms "$STEP_TIMEOUT_MS"
+    [[ $port != direct ]] && t1=$(tree_ticks)
     ((UAS_DIED)) || break
   done
   local ok=1
   STEP_AR=$(jnum "$LAST_JSON" attempt_rate)
+  # the proxy's CPU-seconds per 1000 successful units in this step (its cost when it is busy and batches)
+  STEP_CPU=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$(jnum "$LAST_JSON" succeeded)" \
+    'BEGIN { if (n > 0 && t > 0) printf "%.4f", t / hz / n * 1000; else print "nan" }')
   step_ok "$LAST_JSON" "$r" && ok=0
   log "    $sc @ $r/s: attempted $(jnum "$LAST_JSON" attempt_rate)/s failed $(jnum "$LAST_JSON" failed)/$(jnum "$LAST_JSON" attempted) -> $( ((ok == 0)) && echo ok || echo FAIL)"
   sleep "$PAUSE_S"
@@ -429,10 +434,10 @@ try_rate() {      # try_rate SCENARIO PORT RATE -> 0 when sustained
 }
 
 find_max() {      # find_max SCENARIO PORT START: FOUND = highest sustained rate (0 if none)
-  local sc=$1 port=$2 r=$3 good=0 bad=0 i mid good_ar=0
+  local sc=$1 port=$2 r=$3 good=0 bad=0 i mid good_ar=0 good_cpu=nan
   while :; do
     if try_rate "$sc" "$port" "$r"; then
-      good=$r; good_ar=$STEP_AR
+      good=$r; good_ar=$STEP_AR; good_cpu=$STEP_CPU
       ((r >= RAMP_CAP)) && break
       r=$((r * 2))
     else
@@ -442,18 +447,19 @@ find_max() {      # find_max SCENARIO PORT START: FOUND = highest sustained rate
   # the very first step failed: go down (halving, at most 4 more steps)
   for ((i = 0; good == 0 && i < 4; i++)); do
     bad=$r; r=$((r / 2 / 50 * 50)); ((r < 50)) && break
-    try_rate "$sc" "$port" "$r" && { good=$r; good_ar=$STEP_AR; }
+    try_rate "$sc" "$port" "$r" && { good=$r; good_ar=$STEP_AR; good_cpu=$STEP_CPU; }
   done
   if ((bad > 0 && good > 0)); then
     for ((i = 0; i < BISECT; i++)); do
       mid=$(((good + bad) / 2 / 50 * 50))
       ((mid <= good || mid >= bad)) && break
-      if try_rate "$sc" "$port" "$mid"; then good=$mid; good_ar=$STEP_AR; else bad=$mid; fi
+      if try_rate "$sc" "$port" "$mid"; then good=$mid; good_ar=$STEP_AR; good_cpu=$STEP_CPU; else bad=$mid; fi
     done
   fi
   # the rate the generator actually achieved in the highest clean step (offered rate: $good)
   FOUND=$(awk -v a="$good_ar" 'BEGIN { printf "%d", a + 0.5 }')
   FOUND_OFFERED=$good
+  FOUND_CPU=$good_cpu
 }
 
 proxy_ticks_all() { echo $((ACC_PROXY_TICKS + $(tree_ticks))); }
@@ -570,6 +576,7 @@ block() {         # block KIND REP: everything measured on one proxy kind
   local mc mr
   find_max call "$PROXY_PORT" "$CALL_RAMP_START"; mc=$FOUND
   record "$kind" "$rep" max_calls "$mc"
+  record "$kind" "$rep" cpu_per_1k_calls_at_max "$FOUND_CPU"
   log "  $tag: max REGISTER rate"
   find_max register "$PROXY_PORT" "$REG_RAMP_START"; mr=$FOUND
   record "$kind" "$rep" max_reg "$mr"
@@ -670,6 +677,7 @@ median_of() {
 }
 # derived per-repeat metrics: calls and REGISTERs per proxy-CPU-second
 awk -F'\t' -v OFS='\t' '$3 == "cpu_per_1k_calls" && $4 > 0 { print $1, $2, "calls_per_cpu_s", 1000 / $4 }
+                        $3 == "cpu_per_1k_calls_at_max" && $4 > 0 { print $1, $2, "calls_per_cpu_s_at_max", 1000 / $4 }
                         $3 == "cpu_per_1k_reg" && $4 > 0 { print $1, $2, "reg_per_cpu_s", 1000 / $4 }' "$RES" >>"$RES"
 
 label() { case "$1" in sipedge) echo "sipedge (workers=$SE_WORKERS)";; kam-stateful) echo "Kamailio stateful (tm)";;
@@ -703,13 +711,13 @@ report() {
   echo "- run: $REPEATS repeat(s) interleaved$( ((QUICK)) && echo ' (**--quick smoke run: short steps, not for comparison**)'), $((ELAPSED / 60)) min $((ELAPSED % 60)) s; CPU at $CPU_CALL_RATE calls/s × ${CPU_S} s and $CPU_REG_RATE REGISTER/s × ${CPU_S} s; max-rate steps ${STEP_S} s with ${STEP_TIMEOUT_MS} ms transaction timeout; memory with $MEM_N registrations / held calls"
   echo "- cells: median [min–max] over repeats; max rates are the rates the generator achieved in the highest step with < 0.1 % failures"
   echo
-  echo "| proxy | CPU-s / 1000 calls | calls / CPU-s | CPU-s / 1000 REG | REG / CPU-s | max calls/s | max REG/s | INVITE p50 / p99 added (µs) at ½ max | PSS / 10k reg (KiB) | PSS / 10k dialogs (KiB) | PSS at start (MiB) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| proxy | CPU-s / 1000 calls | calls / CPU-s | calls / CPU-s at max rate | CPU-s / 1000 REG | REG / CPU-s | max calls/s | max REG/s | INVITE p50 / p99 added (µs) at ½ max | PSS / 10k reg (KiB) | PSS / 10k dialogs (KiB) | PSS at start (MiB) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   local kind
   for kind in $PROXIES; do
-    echo "| $(label "$kind") | $(stat_of "$kind" cpu_per_1k_calls 3) | $(stat_of "$kind" calls_per_cpu_s) | $(stat_of "$kind" cpu_per_1k_reg 4) | $(stat_of "$kind" reg_per_cpu_s) | $(stat_of "$kind" max_calls) | $(stat_of "$kind" max_reg) | $(stat_of "$kind" add_p50_us) / $(stat_of "$kind" add_p99_us) | $(stat_of "$kind" pss_per_10k_reg) | $(stat_of "$kind" pss_per_10k_dlg) | $(stat_of "$kind" base_pss_mib 1) |"
+    echo "| $(label "$kind") | $(stat_of "$kind" cpu_per_1k_calls 3) | $(stat_of "$kind" calls_per_cpu_s) | $(stat_of "$kind" calls_per_cpu_s_at_max) | $(stat_of "$kind" cpu_per_1k_reg 4) | $(stat_of "$kind" reg_per_cpu_s) | $(stat_of "$kind" max_calls) | $(stat_of "$kind" max_reg) | $(stat_of "$kind" add_p50_us) / $(stat_of "$kind" add_p99_us) | $(stat_of "$kind" pss_per_10k_reg) | $(stat_of "$kind" pss_per_10k_dlg) | $(stat_of "$kind" base_pss_mib 1) |"
   done
-  echo "| $(label direct) | | | | | $(stat_of direct max_calls) | $(stat_of direct max_reg) | | | | |"
+  echo "| $(label direct) | | | | | | $(stat_of direct max_calls) | $(stat_of direct max_reg) | | | | |"
   echo
   if [[ " $PROXIES " == *" sipedge "* ]]; then
     echo "Ratios (medians): sipedge ÷ Kamailio"
@@ -717,8 +725,9 @@ report() {
     echo "| | vs Kamailio stateful | vs Kamailio stateless |"
     echo "|---|---|---|"
     local m lbl
-    for m in calls_per_cpu_s reg_per_cpu_s max_calls max_reg; do
-      case $m in calls_per_cpu_s) lbl="calls per proxy-CPU-second";; reg_per_cpu_s) lbl="REGISTERs per proxy-CPU-second";;
+    for m in calls_per_cpu_s calls_per_cpu_s_at_max reg_per_cpu_s max_calls max_reg; do
+      case $m in calls_per_cpu_s) lbl="calls per proxy-CPU-second";;
+                 calls_per_cpu_s_at_max) lbl="calls per proxy-CPU-second at the max rate";; reg_per_cpu_s) lbl="REGISTERs per proxy-CPU-second";;
                  max_calls) lbl="max calls/s";; max_reg) lbl="max REGISTER/s";; esac
       local s a b
       s=$(median_of sipedge $m); a=$(median_of kam-stateful $m); b=$(median_of kam-stateless $m)
