@@ -687,20 +687,26 @@ class RocksStore final : public Store {
   // next call.
   std::string_view userPrefix(const std::string& tenant, const std::string& user) {
     // An event's rows come one after another: the same user as last time is the common case.
-    if (lastPrefix_ && tenant == lastTenant_ && user == lastUser_) return *lastPrefix_;
+    if (lastPrefix_ && tenant == lastTenant_ && user == lastUser_) return prefixView(*lastPrefix_);
     lastPrefix_ = nullptr;
     prefixLookup_.clear();
     const std::uint32_t n = static_cast<std::uint32_t>(tenant.size());
     prefixLookup_.append(reinterpret_cast<const char*>(&n), sizeof n);  // length first: no separator ambiguity
     prefixLookup_.append(tenant);
     prefixLookup_.append(user);
-    const std::string* hit = prefixCache_.find(prefixLookup_);
-    if (!hit) hit = prefixCache_.put(prefixLookup_, keys_->userPrefix(tenant, user));
+    const UserPrefix* hit = prefixCache_.find(prefixLookup_);
+    if (!hit) {
+      prefixScratch_ = keys_->userPrefix(tenant, user);
+      if (prefixScratch_.size() != KeyCodec::kUserPrefixSize) return prefixScratch_;  // never: version + 2 hashes
+      UserPrefix fixed;
+      std::memcpy(fixed.data(), prefixScratch_.data(), fixed.size());
+      hit = prefixCache_.put(prefixLookup_, fixed);
+    }
     if (hit) {
       lastTenant_ = tenant;
       lastUser_ = user;
       lastPrefix_ = hit;  // valid until prefixCache_ changes, which only happens below this line
-      return *hit;
+      return prefixView(*hit);
     }
     prefixScratch_ = keys_->userPrefix(tenant, user);  // caching off
     return prefixScratch_;
@@ -1011,10 +1017,13 @@ class RocksStore final : public Store {
   std::uint64_t ipCacheDrops_ = 0;
   BoundedCache<IpRow, RowTailHash, RowTail> ipCache_;
   BoundedCache<DeviceRow, RowTailHash, RowTail> devCache_;
-  BoundedCache<std::string> prefixCache_;
+  // The prefix inline (no second allocation per cached user).
+  using UserPrefix = std::array<char, KeyCodec::kUserPrefixSize>;
+  static std::string_view prefixView(const UserPrefix& p) { return {p.data(), p.size()}; }
+  BoundedCache<UserPrefix> prefixCache_;
   std::string prefixLookup_, prefixScratch_;
   std::string lastTenant_, lastUser_;
-  const std::string* lastPrefix_ = nullptr;  // into prefixCache_
+  const UserPrefix* lastPrefix_ = nullptr;  // into prefixCache_
   Pending pending_{*this};                   // write()'s, reused
 };
 
