@@ -1,5 +1,7 @@
 #include "context.h"
 
+#include "sip_util.h"
+
 #include <cstring>
 
 namespace sipedge::proxy {
@@ -36,13 +38,8 @@ bool LocalSockets::isUs(const url_t* u) const {
   if (!u || !u->url_host) return false;
   std::string_view host = u->url_host;
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  char buf[64];
-  if (host.size() >= sizeof buf) return false;
-  std::memcpy(buf, host.data(), host.size());
-  buf[host.size()] = 0;
-  boost::system::error_code ec;
-  auto a = boost::asio::ip::make_address(buf, ec);
-  if (ec) return false;
+  boost::asio::ip::address a;
+  if (!parseIp(host, a)) return false;
   unsigned port = u->url_type == url_sips ? 5061 : 5060;
   if (u->url_port && *u->url_port) port = static_cast<unsigned>(std::atoi(u->url_port));
   if (port == 0 || port > 65535) return false;

@@ -25,7 +25,12 @@ bool parseIp(std::string_view s, boost::asio::ip::address& out) {
   std::memcpy(buf, s.data(), s.size());
   buf[s.size()] = 0;
   boost::system::error_code ec;
-  out = boost::asio::ip::make_address(buf, ec);
+  // make_address tries IPv6 first: most hosts here are IPv4, so ask the right parser straight away.
+  if (s.find(':') == std::string_view::npos) {
+    out = boost::asio::ip::make_address_v4(buf, ec);
+  } else {
+    out = boost::asio::ip::make_address_v6(buf, ec);
+  }
   return !ec;
 }
 

@@ -177,7 +177,15 @@ Verdict ResponseRouter::onResponse(Context& ctx) {
   unsigned port = v->v_port ? static_cast<unsigned>(std::atoi(v->v_port)) : 5060;
   if (!v->v_host || !parseIp(v->v_host, a) || !ctx.env.local.isUs(a, static_cast<std::uint16_t>(port)))
     return drop("top Via sent-by is not ours");
-  auto hex2 = [](const char* p) { return static_cast<unsigned>(std::strtoul(std::string(p, 2).c_str(), nullptr, 16)); };
+  auto hex2 = [](const char* p) {
+    auto nibble = [](char c) -> unsigned {
+      if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+      if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+      if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+      return 0;
+    };
+    return nibble(p[0]) << 4 | nibble(p[1]);
+  };
   unsigned worker = hex2(v->v_branch + kBranchPrefix.size());
   unsigned code = hex2(v->v_branch + kBranchPrefix.size() + 2);
   auto sock = SocketId::fromCode(static_cast<std::uint8_t>(code), ctx.env.cfg->listen.size(), ctx.env.cfg->listen);
