@@ -1,7 +1,8 @@
 // Capture's own threads (writer, resolvers) run at a lower priority than the workers: on a core they share,
-// a worker that wakes up with a packet preempts them at once instead of waiting out their time slice, so a
-// batch being written never adds to forwarding latency. Capture still gets the cycles the workers leave (about
-// a tenth of a busy core at nice 10), and its bounded queues count what they drop when that is not enough.
+// the scheduler gives a busy worker about nine tenths of it, and the writer's short slices (CaptureWriter::
+// Options::maxBatch, with a yield between them) bound how long a worker that wakes up with a packet waits.
+// Capture still gets every cycle the workers leave, and its bounded queues count what they drop when that is
+// not enough.
 #pragma once
 
 #include <pthread.h>

@@ -21,7 +21,7 @@ class RouteToken {
 
   explicit RouteToken(const Key& key);
 
-  // base64url text, safe in a URI parameter. The same endpoint gets the same token for up to kReuse (each
+  // base64url text, safe in a URI parameter. The same endpoint gets the same token for up to kReuseSeconds (each
   // worker thread remembers what it sealed lately), so an INVITE's two Record-Routes and a phone's calls in a
   // row cost one encryption.
   std::string seal(const Endpoint& e) const;

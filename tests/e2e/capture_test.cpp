@@ -1256,16 +1256,24 @@ TEST_F(UserData, NothingCapturedIsInClearTextAtRest) {
 
 // ================================================================== 10. kill -9 under load
 
+namespace {
+
+// A whole config whose store lives in `data` (outside the process's own temp dir), so a test can kill sipedge
+// and start another on the same store.
+std::string restartableToml(const std::string& data, int workers, const Pbx& pbx, const std::string& capture = "") {
+  return "[server]\nworkers = " + std::to_string(workers) + "\ndata_dir = \"" + data + "\"\nlog_level = \"info\"\n\n"
+         "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
+         "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" + captureToml(pbx, capture);
+}
+
+}  // namespace
+
 TEST(CaptureCrash, KillDashNineUnderLoadKeepsWhatWasAcknowledged) {
   Pbx pbx;
   pbx.autoRegister = true;
   std::string shared = makeTempDir();
   std::string data = shared + "/data";
-  auto toml = [&] {
-    return "[server]\nworkers = 2\ndata_dir = \"" + data + "\"\nlog_level = \"info\"\n\n"
-           "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
-           "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" + captureToml(pbx);
-  };
+  auto toml = [&] { return restartableToml(data, 2, pbx); };
   auto edge = std::make_unique<SipedgeProcess>(toml(), 2, true);
   ASSERT_TRUE(edge->started()) << edge->log();
 
@@ -1362,10 +1370,7 @@ TEST(CaptureCrash, KillDashNineLosesAtMostTheIntervalsRefreshes) {
     std::string shared = makeTempDir();
     std::string data = shared + "/data";
     auto toml = [&] {
-      return "[server]\nworkers = 1\ndata_dir = \"" + data + "\"\nlog_level = \"info\"\n\n"
-             "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
-             "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" +
-             captureToml(pbx, std::string("refresh_write_interval = \"") + interval + "\"\n");
+      return restartableToml(data, 1, pbx, std::string("refresh_write_interval = \"") + interval + "\"\n");
     };
     auto edge = std::make_unique<SipedgeProcess>(toml(), 1, true);
     ASSERT_TRUE(edge->started()) << edge->log();
