@@ -28,9 +28,9 @@ bool allDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// The headers that frame the message and match its transaction leave in canonical form, whatever a lenient
-// parse accepted ("CSeq: 1  INVITE extra", "Content-Length: 0012"): sofia prints them again unless they already
-// are. Every other header a stage did not change leaves as it came.
+// The start line and the headers that frame the message and match its transaction leave in canonical form,
+// whatever a lenient parse accepted ("SIP/2.0  200 OK", "CSeq: 1  INVITE extra", "Content-Length: 0012"): sofia
+// prints them again unless they already are. Every other header a stage did not change leaves as it came.
 void canonicalise(sip_t* sip) {
   if (sip->sip_request) {
     // A Request-Line leaves with single SPs (RFC 4475 §3.1.2.9-10).
@@ -41,6 +41,17 @@ void canonicalise(sip_t* sip) {
     ok = ok && std::count(line.begin(), line.end(), ' ') == 2 && line.find_first_of("\t\r\n") == std::string_view::npos &&
          line.find("  ") == std::string_view::npos && !line.empty() && line.front() != ' ' && line.back() != ' ';
     if (!ok) msg_fragment_clear(sip->sip_request->rq_common);
+  }
+  if (sip->sip_status) {
+    // A Status-Line is "SIP/2.0 SP 3DIGIT SP Reason-Phrase": one received any other way is printed again.
+    const msg_common_t* sl = sip->sip_status->st_common;
+    std::string_view line(static_cast<const char*>(sl->h_data ? sl->h_data : ""), sl->h_data ? sl->h_len : 0);
+    bool ok = line.ends_with("\r\n");
+    if (ok) line.remove_suffix(2);
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    ok = ok && line.size() >= 12 && line.starts_with("SIP/2.0 ") && line[8] >= '1' && line[8] <= '6' &&
+         digit(line[9]) && digit(line[10]) && line[11] == ' ' && line.find_first_of("\r\n") == std::string_view::npos;
+    if (!ok) msg_fragment_clear(sip->sip_status->st_common);
   }
   if (sip_cseq_t* cs = sip->sip_cseq) {
     auto v = receivedValue(cs->cs_common);

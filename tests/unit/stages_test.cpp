@@ -196,3 +196,29 @@ TEST(Stages, ForgedOrForeignDstIsIgnored) {
   auto v6 = proxy::Endpoint{proxy::Transport::Tcp, boost::asio::ip::make_address("2001:db8::1"), 5061};
   EXPECT_EQ(f.tokens->open(f.tokens->seal(v6))->text(), "tcp:[2001:db8::1]:5061");
 }
+
+// Headers no stage touched leave byte for byte (compact names, comma lists); the start line, CSeq and
+// Content-Length leave in canonical form when a lenient parse accepted something else.
+TEST(SipMessageSerialize, KeepsUntouchedHeadersAndCanonicalisesFraming) {
+  auto out = [](const std::string& in) {
+    auto m = proxy::SipMessage::parse(in.data(), in.size());
+    std::string s;
+    EXPECT_TRUE(m.valid() && m.serialize(s)) << in;
+    return s;
+  };
+  std::string resp = "SIP/2.0  200 OK\r\nv: SIP/2.0/UDP a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n"
+                     "f: <sip:a@x>;tag=1\r\nt: <sip:b@y>;tag=2\r\ni: c1\r\nCSeq: 5  MESSAGE\r\nl: 00\r\n\r\n";
+  std::string r = out(resp);
+  EXPECT_EQ(r.substr(0, r.find("\r\n")), "SIP/2.0 200 OK");
+  EXPECT_NE(r.find("v: SIP/2.0/UDP a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n"),
+            std::string::npos) << r;
+  EXPECT_NE(r.find("f: <sip:a@x>;tag=1\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("CSeq: 5 MESSAGE\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.find("00\r\n"), std::string::npos) << r;
+  std::string bare = out("SIP/2.0 200\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
+                         "To: <sip:b@y>\r\nCall-ID: c2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(bare.rfind("SIP/2.0 200 ", 0), 0u) << bare;
+  std::string req = out("INVITE  sip:b@y SIP/2.0\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
+                        "To: <sip:b@y>\r\nCall-ID: c3\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(req.substr(0, req.find("\r\n")), "INVITE sip:b@y SIP/2.0");
+}
