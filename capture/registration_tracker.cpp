@@ -1,30 +1,17 @@
 #include "registration_tracker.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 
 namespace sipedge::capture {
 
-RegistrationTracker::RegistrationTracker(std::size_t maxPending, Millis pendingTtl)
-    : max_(maxPending), ttl_(pendingTtl) {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-  static_assert(sizeof hashKey_ == crypto_shorthash_KEYBYTES);
-  randombytes_buf(hashKey_, sizeof hashKey_);
-}
 
 std::uint64_t RegistrationTracker::key(std::string_view callId, std::uint32_t cseq) const {
   unsigned char in[512 + sizeof cseq];
   const std::size_t n = std::min(callId.size(), std::size_t{512});  // longer Call-IDs: the prefix, then checked
   std::memcpy(in, callId.data(), n);
   std::memcpy(in + n, &cseq, sizeof cseq);
-  unsigned char out[crypto_shorthash_BYTES];
-  crypto_shorthash(out, in, n + sizeof cseq, hashKey_);
-  std::uint64_t h;
-  std::memcpy(&h, out, sizeof h);
-  return h;
+  return hash_(in, n + sizeof cseq);
 }
 
 bool RegistrationTracker::onRequest(RegisterSeen&& r) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "events.h"
+#include "keyed_hash.h"
 
 #include <deque>
 #include <string>
@@ -46,7 +47,7 @@ class RegistrationTracker {
  public:
   static constexpr std::int64_t kDefaultExpires = 3600;  // RFC 3261 §10.2.1.1 leaves it to the registrar
 
-  RegistrationTracker(std::size_t maxPending, Millis pendingTtl);
+  RegistrationTracker(std::size_t maxPending, Millis pendingTtl) : max_(maxPending), ttl_(pendingTtl) {}
 
   // Remembers a REGISTER on its way to the PBX. Returns false when the table is full (counted by the caller).
   bool onRequest(RegisterSeen&& r);
@@ -64,7 +65,7 @@ class RegistrationTracker {
 
   std::size_t max_;
   Millis ttl_;
-  unsigned char hashKey_[16];
+  KeyedHash hash_;
   std::unordered_map<std::uint64_t, RegisterSeen> pending_;
   std::deque<std::pair<Millis, std::uint64_t>> order_;  // arrival order, for expiry
 };

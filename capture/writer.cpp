@@ -2,12 +2,8 @@
 
 #include "background.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <stdexcept>
 
 #include "mac.h"
 
@@ -23,18 +19,14 @@ Millis wallMs() {
 // A keyed hash (SipHash-2-4, key random per writer) of the parts, each length-prefixed (no two lists of parts
 // give the same bytes). Keyed, so a phone cannot craft a changed registration (a new address, say) whose
 // fingerprint equals the stored one's and have it taken for a refresh.
-std::uint64_t hashParts(std::string& scratch, const unsigned char* key, std::initializer_list<std::string_view> parts) {
+std::uint64_t hashParts(std::string& scratch, const KeyedHash& hash, std::initializer_list<std::string_view> parts) {
   scratch.clear();
   for (std::string_view p : parts) {
     const auto n = static_cast<std::uint32_t>(p.size());
     scratch.append(reinterpret_cast<const char*>(&n), sizeof n);
     scratch.append(p);
   }
-  unsigned char out[crypto_shorthash_BYTES];
-  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(scratch.data()), scratch.size(), key);
-  std::uint64_t h;
-  std::memcpy(&h, out, sizeof h);
-  return h;
+  return hash(scratch);
 }
 
 // A pending refresh is written this long before the device expiry the store holds, so an expiry sweep never
@@ -52,10 +44,7 @@ std::string deviceMac(const RegistrationEvent& e) {
 
 CaptureWriter::CaptureWriter(store::Store& store, const DeviceParser& devices, std::vector<WorkerCapture*> sources,
                              Options o)
-    : store_(store), devices_(devices), sources_(std::move(sources)), opt_(o) {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-  randombytes_buf(hashKey_, sizeof hashKey_);
-}
+    : store_(store), devices_(devices), sources_(std::move(sources)), opt_(o) {}
 
 CaptureWriter::~CaptureWriter() {
   stop();
@@ -91,14 +80,14 @@ void CaptureWriter::apply(RegistrationEvent& e) {
     return;
   }
   if (e.wildcard) {
-    forgetUser(hashParts(hashScratch_, hashKey_, {e.tenant, e.user}));
+    forgetUser(hashParts(hashScratch_, hash_, {e.tenant, e.user}));
     addRows(e, 1);
     return;
   }
   const std::string_view instance = e.instance.empty() ? e.contact : e.instance;
-  const std::uint64_t key = hashParts(hashScratch_, hashKey_, {"binding", e.tenant, e.user, instance});
+  const std::uint64_t key = hashParts(hashScratch_, hash_, {"binding", e.tenant, e.user, instance});
   const std::string port = std::to_string(e.srcPort);
-  const std::uint64_t fp = hashParts(hashScratch_, hashKey_, {e.tenant, e.user, e.contact, e.instance, e.contactParams,
+  const std::uint64_t fp = hashParts(hashScratch_, hash_, {e.tenant, e.user, e.contact, e.instance, e.contactParams,
                                                     e.userAgent, e.srcIp, port, e.transport});
   const Millis expiresAt = e.time + e.expires * 1000;
   auto it = bindings_.find(key);
@@ -122,7 +111,7 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   }
   if (it != bindings_.end()) flushRefresh(it->second);  // what this binding had pending goes first
   const bool leaving = e.expires == 0;
-  const std::uint64_t userHash = it == bindings_.end() && !leaving ? hashParts(hashScratch_, hashKey_, {e.tenant, e.user}) : 0;
+  const std::uint64_t userHash = it == bindings_.end() && !leaving ? hashParts(hashScratch_, hash_, {e.tenant, e.user}) : 0;
   addRows(e, 1);
   if (leaving) {
     if (it != bindings_.end()) bindings_.erase(it);

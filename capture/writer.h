@@ -17,6 +17,7 @@
 
 #include "device_parser.h"
 #include "enricher.h"
+#include "keyed_hash.h"
 #include "store/store.h"
 #include "worker_capture.h"
 
@@ -123,7 +124,7 @@ class CaptureWriter {
                       std::greater<>>
       refreshDue_;
   std::string hashScratch_;
-  unsigned char hashKey_[16];  // crypto_shorthash_KEYBYTES
+  KeyedHash hash_;  // binding keys, user hashes and fingerprints
 };
 
 }  // namespace sipedge::capture

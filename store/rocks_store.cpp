@@ -708,8 +708,7 @@ class RocksStore final : public Store {
       lastPrefix_ = hit;  // valid until prefixCache_ changes, which only happens below this line
       return prefixView(*hit);
     }
-    prefixScratch_ = keys_->userPrefix(tenant, user);  // caching off
-    return prefixScratch_;
+    return prefixScratch_;  // caching off: computed above
   }
 
   void apply(Pending& p, const Batch::PutCdr& op) {
