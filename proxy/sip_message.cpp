@@ -73,9 +73,19 @@ SipMessage SipMessage::parse(const char* data, std::size_t len) {
   SipMessage m;
   // MSG_DO_EXTRACT_COPY keeps each header's received text, so serialize() copies the headers no stage touched
   // byte for byte instead of printing every header again (and a proxy should not rewrite what it did not change).
-  msg_t* raw = msg_make(sip_default_mclass(), MSG_DO_EXTRACT_COPY, data, static_cast<ssize_t>(len));
+  if (len == 0) return m;
+  msg_t* raw = msg_create(sip_default_mclass(), MSG_DO_EXTRACT_COPY);
   if (!raw) return m;
   m.msg_.reset(raw);
+  // msg_make() preloads the message's home with len + 1 KiB, which the receive buffer mostly takes: every header
+  // structure after it was its own malloc and free. One preload sized for the buffer, the parsed headers and the
+  // headers the stages add keeps a message to a couple of mallocs (sofia keeps the preload size in 16 bits).
+  su_home_preload(msg_home(raw), 1, std::min<std::size_t>(3 * len + 4096, 60000));
+  msg_iovec_t iov[2];
+  if (msg_recv_iovec(raw, iov, 2, len, 1) < 0 || iov[0].mv_len != len) return SipMessage{};
+  std::memcpy(iov[0].mv_base, data, len);
+  msg_recv_commit(raw, len, 1);
+  if (msg_extract(raw) < 0) msg_object(raw)->msg_flags |= MSG_FLG_ERROR;  // as msg_make() does
   m.sip_ = sip_object(raw);
   if (m.sip_ && !m.sip_->sip_request && !m.sip_->sip_status) m.sip_ = nullptr;
   if (m.sip_) canonicalise(m.sip_);

@@ -21,7 +21,8 @@
 #      calls and of REGISTERs (bounded count); reported as CPU-seconds per 1000
 #   4. max rate: ramp (x2) then bisection over offered rates, each step STEP_S seconds; the highest rate with
 #      failed/attempted < 0.1 % and the generator achieving >= 85 % of the offered rate; calls and REGISTERs
-#   5. latency: INVITE->200 p50/p99 at half the max call rate through the proxy, and directly uac->uas at the same
+#   5. latency: INVITE->200 p50/p99 at half the max call rate through the proxy (once it is idle again after the
+#      ramps: at most SETTLE_MAX_S s, the wait is in the raw values), and directly uac->uas at the same
 #      rate right after; added = through-proxy minus direct
 # Results: a Markdown table (median [min-max] over repeats) on stdout and in --out FILE, raw per-repeat values below it.
 set -uo pipefail
@@ -98,10 +99,10 @@ done
 
 if ((QUICK)); then
   ((REPEATS_SET)) || REPEATS=1
-  STEP_S=1; BISECT=0; CPU_S=1; MEM_N=1000; LAT_S=1; STEP_TIMEOUT_MS=1000; PAUSE_S=0.2
+  STEP_S=1; BISECT=0; CPU_S=1; MEM_N=1000; LAT_S=1; STEP_TIMEOUT_MS=1000; PAUSE_S=0.2; SETTLE_MAX_S=3
   CALL_RAMP_START=1500; REG_RAMP_START=3000; WARM_N=200; HOLD_EXTRA_MS=1000; FRESH_FOR_DIALOGS=0; RAMP_CAP=24000
 else
-  STEP_S=3; BISECT=3; CPU_S=8; MEM_N=10000; LAT_S=4; STEP_TIMEOUT_MS=2000; PAUSE_S=1
+  STEP_S=3; BISECT=3; CPU_S=8; MEM_N=10000; LAT_S=4; STEP_TIMEOUT_MS=2000; PAUSE_S=1; SETTLE_MAX_S=20
   CALL_RAMP_START=500; REG_RAMP_START=1000; WARM_N=500; HOLD_EXTRA_MS=3000; FRESH_FOR_DIALOGS=1; RAMP_CAP=64000
 fi
 FAIL_LIMIT=0.001       # < 0.1 % failures
@@ -198,6 +199,22 @@ tree_ticks() {    # utime+stime (clock ticks) summed over the proxy's processes 
   echo "$s"
 }
 tree_ticks_split() { tree_ticks >/dev/null; }   # sets TREE_UT / TREE_ST in this shell
+
+settle() {        # settle TAG WHAT: wait (at most SETTLE_MAX_S) until the proxy is idle: < 2 ticks in 0.5 s
+  # Work an earlier run left behind (sipedge's capture writer catching up after a ramp, Kamailio's tm timers)
+  # would otherwise be counted against, or delay, the next measurement. Records how long it took.
+  local tag=$1 what=$2 a b waited=0
+  a=$(tree_ticks)
+  while ((waited < SETTLE_MAX_S * 2)); do
+    sleep 0.5; waited=$((waited + 1))
+    b=$(tree_ticks)
+    ((b - a < 2)) && break
+    a=$b
+  done
+  SETTLED_S=$(awk -v w="$waited" 'BEGIN { printf "%.1f", w / 2 }')
+  ((waited >= SETTLE_MAX_S * 2)) && note "$tag: the proxy was still busy ${SETTLE_MAX_S} s after the runs before $what"
+  return 0
+}
 
 tree_pss() {      # PSS in KiB summed over the proxy's processes (shared memory counted once overall)
   local p s=0 v
@@ -565,11 +582,12 @@ block() {         # block KIND REP: everything measured on one proxy kind
   [[ $(jnum "$dj" succeeded) == "$MEM_N" ]] || note "$tag: only $(jnum "$dj" succeeded) of $MEM_N held calls succeeded in the memory run"
   record "$kind" "$rep" pss_per_10k_dlg "$(awk -v a="$m1" -v b="$mpeak" -v n="$MEM_N" 'BEGIN { printf "%.0f", (b - a) * 10000 / n }')"
 
-  # CPU per 1000 calls / REGISTERs at a fixed offered rate; first a pause, so work the memory runs left behind
-  # (sipedge's capture writer, Kamailio's tm timers) is not counted against these calls
-  sleep 2
+  # CPU per 1000 calls / REGISTERs at a fixed offered rate, each on an idle proxy (settle), so work the runs
+  # before left behind is not counted against these calls
+  settle "$tag" "the CPU run (calls)"; record "$kind" "$rep" settle_s_cpu "$SETTLED_S"
   cpu_measure call "$CPU_CALL_RATE" "$tag"; record "$kind" "$rep" cpu_per_1k_calls "$CPU_RESULT"
   record "$kind" "$rep" sys_share_calls "$CPU_SYS_SHARE"
+  settle "$tag" "the CPU run (REGISTERs)"
   cpu_measure register "$CPU_REG_RATE" "$tag"; record "$kind" "$rep" cpu_per_1k_reg "$CPU_RESULT"
   record "$kind" "$rep" sys_share_reg "$CPU_SYS_SHARE"
 
@@ -587,6 +605,8 @@ block() {         # block KIND REP: everything measured on one proxy kind
   local half n pp50 pp99 dp50 dp99
   half=$(((mc / 2 + 25) / 50 * 50)); ((half < 100)) && half=100
   n=$((half * LAT_S))
+  # on an idle proxy: the REGISTER ramp just before leaves sipedge's capture writer a backlog to work off
+  settle "$tag" "the latency run"; record "$kind" "$rep" settle_s_lat "$SETTLED_S"
   for attempt in 1 2; do
     UAS_DIED=0
     uac lat-proxy "$PROXY_PORT" --scenario call --rate "$half" --count "$n" --max-inflight 5000 --timeout-ms 4000
