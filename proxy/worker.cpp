@@ -320,10 +320,12 @@ void Worker::readUdp(UdpSock& u) {
         }
         onMessage(rx_[static_cast<std::size_t>(i)].data(), msgs[i].msg_len, src, u.id, nullptr);
       }
+      // What this round forwarded leaves now, not after the next rounds: a message waits for at most one
+      // round's work (kBatch messages) before its sendmmsg.
+      flushUdp();
       if (static_cast<std::size_t>(n) < kBatch) break;
     }
     batching_ = false;
-    flushUdp();
     readUdp(u);
   });
 }
