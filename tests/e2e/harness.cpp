@@ -380,6 +380,25 @@ std::vector<std::string> headers(const std::string& msg, const std::string& name
   return out;
 }
 
+std::string pbxToml(const std::vector<std::string>& targets, int intervalMs, int timeoutMs, const std::string& extra) {
+  std::string t;
+  for (auto& x : targets) t += (t.empty() ? "" : ", ") + std::string("\"") + x + "\"";
+  return "[pbx]\ntargets = [" + t + "]\nping_interval_ms = " + std::to_string(intervalMs) +
+         "\nping_timeout_ms = " + std::to_string(timeoutMs) + "\nping_failures = 2\n" + extra;
+}
+
+std::string build(const Req& r, const Addr& from, const std::string& viaHost) {
+  std::string sentBy = viaHost.empty() ? from.hostport() : viaHost;
+  std::string m = r.method + " " + r.ruri + " SIP/2.0\r\n";
+  m += "Via: SIP/2.0/" + r.transport + " " + sentBy + ";branch=z9hG4bK" + r.callId + std::to_string(r.cseq) +
+       r.method + ";rport\r\n";
+  m += "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=" + r.fromTag + "\r\n";
+  m += "To: <sip:bob@example.com>" + (r.toTag.empty() ? "" : ";tag=" + r.toTag) + "\r\n";
+  m += "Call-ID: " + r.callId + "\r\nCSeq: " + std::to_string(r.cseq) + " " + r.method + "\r\n";
+  m += "Contact: <sip:" + r.contactUser + "@" + sentBy + ">\r\n" + r.extra + "Content-Length: 0\r\n\r\n";
+  return m;
+}
+
 std::string header(const std::string& msg, const std::string& name) {
   auto h = headers(msg, name);
   return h.empty() ? "" : h.front();

@@ -114,6 +114,26 @@ int runSipedge(const std::vector<std::string>& args, std::string& output);
 std::string sipedgeBinary();
 std::string makeTempDir();
 
+// The [pbx] section for `targets` ("udp:127.0.0.2:5060", ...) with the given health-check timing, then `extra`.
+std::string pbxToml(const std::vector<std::string>& targets, int intervalMs = 100, int timeoutMs = 80,
+                    const std::string& extra = "");
+
+// A request from a phone at `from`: Via (branch z9hG4bK<call-id><cseq><method>;rport), From alice (tag fromTag),
+// To bob (toTag when set), Contact <sip:contactUser@sent-by>, `extra` header lines, no body.
+struct Req {
+  std::string method = "INVITE";
+  std::string ruri = "sip:bob@example.com";
+  std::string callId = "c1";
+  int cseq = 1;
+  std::string transport = "UDP";
+  std::string fromTag = "a1";
+  std::string toTag;
+  std::string extra;
+  std::string contactUser = "alice";
+};
+// `viaHost` replaces the Via's and Contact's sent-by (default: from.hostport()).
+std::string build(const Req& r, const Addr& from, const std::string& viaHost = "");
+
 // Message helpers.
 std::string header(const std::string& msg, const std::string& name);       // first value, "" if absent
 std::vector<std::string> headers(const std::string& msg, const std::string& name);

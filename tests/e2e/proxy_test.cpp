@@ -11,35 +11,26 @@ using namespace sipedge::test;
 
 namespace {
 
-std::string pbxConfig(const std::vector<std::string>& targets, int intervalMs = 200) {
-  std::string t;
-  for (auto& x : targets) t += (t.empty() ? "" : ", ") + std::string("\"") + x + "\"";
-  return "[pbx]\ntargets = [" + t + "]\nping_interval_ms = " + std::to_string(intervalMs) +
-         "\nping_timeout_ms = 150\nping_failures = 2\n";
-}
-
+// The tests' requests: Req's defaults (alice -> bob) with these fields.
 std::string request(const std::string& method, const std::string& ruri, const Addr& from, const std::string& transport,
                     const std::string& callId, int cseq = 1, const std::string& extra = "",
                     const std::string& toTag = "") {
-  std::string m = method + " " + ruri + " SIP/2.0\r\n";
-  m += "Via: SIP/2.0/" + transport + " " + from.hostport() + ";branch=z9hG4bK" + callId + std::to_string(cseq) +
-       method + ";rport\r\n";
-  m += "Max-Forwards: 70\r\n";
-  m += "From: <sip:alice@example.com>;tag=a1\r\n";
-  m += "To: <sip:bob@example.com>" + (toTag.empty() ? std::string() : ";tag=" + toTag) + "\r\n";
-  m += "Call-ID: " + callId + "\r\n";
-  m += "CSeq: " + std::to_string(cseq) + " " + method + "\r\n";
-  m += "Contact: <sip:alice@" + from.hostport() + ">\r\n";
-  m += extra;
-  m += "Content-Length: 0\r\n\r\n";
-  return m;
+  Req r;
+  r.method = method;
+  r.ruri = ruri;
+  r.transport = transport;
+  r.callId = callId;
+  r.cseq = cseq;
+  r.extra = extra;
+  r.toTag = toTag;
+  return build(r, from);
 }
 
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     pbx = std::make_unique<UdpPeer>("127.0.0.2");
-    edge = std::make_unique<SipedgeProcess>(pbxConfig({"udp:" + pbx->addr().hostport()}));
+    edge = std::make_unique<SipedgeProcess>(pbxToml({"udp:" + pbx->addr().hostport()}, 200, 150));
     ASSERT_TRUE(edge->started()) << edge->log();
   }
   void TearDown() override {

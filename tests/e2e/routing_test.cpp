@@ -17,38 +17,6 @@ using namespace sipedge::test;
 
 namespace {
 
-std::string pbxToml(const std::vector<std::string>& targets, const std::string& extra = "") {
-  std::string t;
-  for (auto& x : targets) t += (t.empty() ? "" : ", ") + std::string("\"") + x + "\"";
-  return "[pbx]\ntargets = [" + t + "]\nping_interval_ms = 100\nping_timeout_ms = 80\nping_failures = 2\n" + extra;
-}
-
-struct Req {
-  std::string method = "INVITE";
-  std::string ruri = "sip:bob@example.com";
-  std::string callId = "c1";
-  int cseq = 1;
-  std::string transport = "UDP";
-  std::string fromTag = "a1";
-  std::string toTag;
-  std::string extra;
-  std::string contactUser = "alice";
-};
-
-std::string build(const Req& r, const Addr& from, const std::string& viaHost = "") {
-  std::string sentBy = viaHost.empty() ? from.hostport() : viaHost;
-  std::string m = r.method + " " + r.ruri + " SIP/2.0\r\n";
-  m += "Via: SIP/2.0/" + r.transport + " " + sentBy + ";branch=z9hG4bK" + r.callId + std::to_string(r.cseq) +
-       r.method + ";rport\r\n";
-  m += "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=" + r.fromTag + "\r\n";
-  m += "To: <sip:bob@example.com>" + (r.toTag.empty() ? "" : ";tag=" + r.toTag) + "\r\n";
-  m += "Call-ID: " + r.callId + "\r\nCSeq: " + std::to_string(r.cseq) + " " + r.method + "\r\n";
-  m += "Contact: <sip:" + r.contactUser + "@" + sentBy + ">\r\n" + r.extra + "Content-Length: 0\r\n\r\n";
-  return m;
-}
-
-
-
 class Routing : public ::testing::Test {
  protected:
   void start(const std::string& toml, int workers = 1) {
