@@ -2,8 +2,6 @@
 
 #include "sip_util.h"
 
-#include <cstring>
-
 namespace sipedge::proxy {
 
 std::optional<SocketId> SocketId::fromCode(std::uint8_t c, std::size_t listeners,

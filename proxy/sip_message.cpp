@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace sipedge::proxy {
 
@@ -9,17 +10,25 @@ void sofiaInit() { su_init(); }
 
 namespace {
 
-// The value of a header line as received ("CSeq: 1 INVITE\r\n" -> "1 INVITE"); empty when it was not kept or
-// is folded over several lines.
-std::string_view receivedValue(const msg_common_t* h) {
-  if (!h->h_data || h->h_len < 2) return {};
+// A line as received, without its CRLF ("CSeq: 1 INVITE"); nullopt when sofia did not keep it, or it does not
+// end in CRLF, or it is folded over several lines.
+std::optional<std::string_view> receivedLine(const msg_common_t* h) {
+  if (!h->h_data || h->h_len < 2) return std::nullopt;
   std::string_view line(static_cast<const char*>(h->h_data), h->h_len);
-  if (!line.ends_with("\r\n")) return {};
+  if (!line.ends_with("\r\n")) return std::nullopt;
   line.remove_suffix(2);
-  if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) return {};
-  auto colon = line.find(':');
+  if (line.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
+  return line;
+}
+
+// The value of a header line as received ("CSeq: 1 INVITE\r\n" -> "1 INVITE"); empty when the line is not
+// (receivedLine).
+std::string_view receivedValue(const msg_common_t* h) {
+  auto line = receivedLine(h);
+  if (!line) return {};
+  auto colon = line->find(':');
   if (colon == std::string_view::npos) return {};
-  auto v = line.substr(colon + 1);
+  auto v = line->substr(colon + 1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   return v;
 }
@@ -34,23 +43,18 @@ bool allDigits(std::string_view s) {
 void canonicalise(sip_t* sip) {
   if (sip->sip_request) {
     // A Request-Line leaves with single SPs (RFC 4475 §3.1.2.9-10).
-    const msg_common_t* rl = sip->sip_request->rq_common;
-    std::string_view line(static_cast<const char*>(rl->h_data ? rl->h_data : ""), rl->h_data ? rl->h_len : 0);
-    bool ok = line.ends_with("\r\n");
-    if (ok) line.remove_suffix(2);
-    ok = ok && std::count(line.begin(), line.end(), ' ') == 2 && line.find_first_of("\t\r\n") == std::string_view::npos &&
-         line.find("  ") == std::string_view::npos && !line.empty() && line.front() != ' ' && line.back() != ' ';
+    auto line = receivedLine(sip->sip_request->rq_common);
+    bool ok = line && std::count(line->begin(), line->end(), ' ') == 2 && line->find('\t') == std::string_view::npos &&
+              line->find("  ") == std::string_view::npos && !line->empty() && line->front() != ' ' &&
+              line->back() != ' ';
     if (!ok) msg_fragment_clear(sip->sip_request->rq_common);
   }
   if (sip->sip_status) {
     // A Status-Line is "SIP/2.0 SP 3DIGIT SP Reason-Phrase": one received any other way is printed again.
-    const msg_common_t* sl = sip->sip_status->st_common;
-    std::string_view line(static_cast<const char*>(sl->h_data ? sl->h_data : ""), sl->h_data ? sl->h_len : 0);
-    bool ok = line.ends_with("\r\n");
-    if (ok) line.remove_suffix(2);
+    auto line = receivedLine(sip->sip_status->st_common);
     auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    ok = ok && line.size() >= 12 && line.starts_with("SIP/2.0 ") && line[8] >= '1' && line[8] <= '6' &&
-         digit(line[9]) && digit(line[10]) && line[11] == ' ' && line.find_first_of("\r\n") == std::string_view::npos;
+    bool ok = line && line->size() >= 12 && line->starts_with("SIP/2.0 ") && (*line)[8] >= '1' && (*line)[8] <= '6' &&
+              digit((*line)[9]) && digit((*line)[10]) && (*line)[11] == ' ';
     if (!ok) msg_fragment_clear(sip->sip_status->st_common);
   }
   if (sip_cseq_t* cs = sip->sip_cseq) {

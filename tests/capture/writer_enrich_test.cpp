@@ -6,7 +6,6 @@
 #include "data/mmdb_writer.h"
 #include "fixtures.h"
 
-#include <filesystem>
 #include <thread>
 
 using namespace sipedge;
