@@ -1,7 +1,9 @@
 // Per-worker counters. Written only by the owning worker; read by anyone (relaxed) for stats.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace sipedge::proxy {
@@ -38,10 +40,36 @@ class Counter {
   X(tcpIdleClosed, "TCP connections closed for idleness")                          \
   X(tcpFramingErrors, "TCP streams closed for bad framing")
 
+// Upper bounds (µs) of the forwarding-delay buckets; one more bucket holds everything above the last.
+inline constexpr std::array<std::uint32_t, 18> kDelayBoundsUs{25,   50,   75,   100,  150,  200,   300,   400,   500,
+                                                               750,  1000, 1500, 2000, 3000, 5000,  10000, 20000, 50000};
+
+// A histogram its owner fills without locked instructions, cumulative from start-up like the counters, so a
+// reader takes the difference of two snapshots for an interval.
+class DelayHistogram {
+ public:
+  void add(std::int64_t us) noexcept {
+    std::size_t i = 0;
+    while (i < kDelayBoundsUs.size() && us > static_cast<std::int64_t>(kDelayBoundsUs[i])) ++i;
+    buckets_[i].inc();
+    sumUs_.inc(us > 0 ? static_cast<std::uint64_t>(us) : 0);
+  }
+  std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i].get(); }
+  std::uint64_t sumUs() const noexcept { return sumUs_.get(); }
+
+ private:
+  std::array<Counter, kDelayBoundsUs.size() + 1> buckets_;
+  Counter sumUs_;
+};
+
 struct Counters {
 #define SIPEDGE_COUNTER_FIELD(name, help) Counter name;
   SIPEDGE_COUNTERS(SIPEDGE_COUNTER_FIELD)
 #undef SIPEDGE_COUNTER_FIELD
+  // UDP forwarding delay: from a datagram's arrival in the kernel (its SO_TIMESTAMPNS stamp) until the output of
+  // the receive round that handled it has left in sendmmsg. Covers the wait for the worker (run queue, earlier
+  // messages of the batch) and the handling itself.
+  DelayHistogram udpDelay;
 };
 
 }  // namespace sipedge::proxy

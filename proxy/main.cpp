@@ -8,6 +8,7 @@
 #include "store/admin.h"
 #include "store/store.h"
 #include "log.h"
+#include "stats.h"
 #include "worker.h"
 
 #include <boost/asio/signal_set.hpp>
@@ -216,27 +217,35 @@ int main(int argc, char** argv) {
   if (writer) writer->start();
   for (auto& w : workers) w->start();
 
-  // Management requests run on the writer thread, the store's single writer.
+  // Management requests: `stats` is answered here from the workers' counters; the rest run on the writer
+  // thread, the store's single writer.
+  std::vector<const proxy::Counters*> counters;
+  for (auto& w : workers) counters.push_back(&w->counters());
   std::unique_ptr<proxy::ControlServer> control;
-  if (writer) {
-    try {
-      control = std::make_unique<proxy::ControlServer>(cfg->dataDir + "/ctl.sock", [&](const std::string& line) {
-        nlohmann::ordered_json req;
-        try {
-          req = nlohmann::ordered_json::parse(line);
-        } catch (const std::exception&) {
-          return std::string(R"({"ok":false,"error":"request is not JSON"})");
-        }
-        auto answer = writer->submit([req](store::Store& s) {
-          return store::runAdmin(s, req, "operator:ctl").dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        });
-        if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
-          return std::string(R"({"ok":false,"error":"sipedge is busy: try again"})");
-        return answer.get();
+  try {
+    control = std::make_unique<proxy::ControlServer>(cfg->dataDir + "/ctl.sock", [&](const std::string& line) {
+      nlohmann::ordered_json req;
+      try {
+        req = nlohmann::ordered_json::parse(line);
+      } catch (const std::exception&) {
+        return std::string(R"({"ok":false,"error":"request is not JSON"})");
+      }
+      if (req.is_object() && req.value("op", std::string()) == "stats") {
+        auto answer = proxy::statsJson(counters);
+        answer["ok"] = true;
+        return answer.dump();
+      }
+      if (!writer)
+        return std::string(R"({"ok":false,"error":"capture is off in the running sipedge, so its store is not open"})");
+      auto answer = writer->submit([req](store::Store& s) {
+        return store::runAdmin(s, req, "operator:ctl").dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       });
-    } catch (const std::exception& e) {
-      SE_WARN("management socket unavailable: %s", e.what());
-    }
+      if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+        return std::string(R"({"ok":false,"error":"sipedge is busy: try again"})");
+      return answer.get();
+    });
+  } catch (const std::exception& e) {
+    SE_WARN("management socket unavailable: %s", e.what());
   }
 
   std::string summary;

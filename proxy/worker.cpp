@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <ctime>
 
 namespace sipedge::proxy {
 
@@ -170,6 +171,9 @@ void Worker::bindUdp(UdpSock& u, Endpoint& ep, bool reusePort) {
   if (reusePort) setReusePort(u.sock.native_handle());
   u.sock.set_option(asio::socket_base::receive_buffer_size(4 << 20));
   u.sock.set_option(asio::socket_base::send_buffer_size(4 << 20));
+  int on = 1;  // each datagram carries its arrival time, for the forwarding-delay histogram
+  if (::setsockopt(u.sock.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
+    throw std::system_error(errno, std::generic_category(), "SO_TIMESTAMPNS on udp " + ep.hostport());
   boost::system::error_code ec;
   u.sock.bind(e, ec);
   if (ec) throw std::system_error(ec, "bind udp " + ep.hostport());
@@ -288,6 +292,11 @@ void Worker::readUdp(UdpSock& u) {
     mmsghdr msgs[kBatch];
     iovec iov[kBatch];
     sockaddr_storage addrs[kBatch];
+    union Control {  // aligned for cmsghdr; room for the SO_TIMESTAMPNS stamp
+      cmsghdr align;
+      char buf[CMSG_SPACE(sizeof(timespec))];
+    } ctrl[kBatch];
+    std::int64_t arrivedNs[kBatch];
     // Bounded drain: a flood on one socket cannot starve the others for long.
     batching_ = true;
     for (int round = 0; round < 4; ++round) {
@@ -298,10 +307,19 @@ void Worker::readUdp(UdpSock& u) {
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &addrs[i];
         msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+        msgs[i].msg_hdr.msg_control = ctrl[i].buf;
+        msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
       }
       int n = ::recvmmsg(u.sock.native_handle(), msgs, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) break;
       for (int i = 0; i < n; ++i) {
+        arrivedNs[i] = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          arrivedNs[i] = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+        }
         Endpoint src;
         src.transport = Transport::Udp;
         auto* sa = reinterpret_cast<sockaddr*>(&addrs[i]);
@@ -323,6 +341,11 @@ void Worker::readUdp(UdpSock& u) {
       // What this round forwarded leaves now, not after the next rounds: a message waits for at most one
       // round's work (kBatch messages) before its sendmmsg.
       flushUdp();
+      timespec now;
+      ::clock_gettime(CLOCK_REALTIME, &now);  // the stamps' clock
+      const std::int64_t nowNs = std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+      for (int i = 0; i < n; ++i)
+        if (arrivedNs[i] != 0) env_.counters.udpDelay.add((nowNs - arrivedNs[i]) / 1000);
       if (static_cast<std::size_t>(n) < kBatch) break;
     }
     batching_ = false;

@@ -1540,6 +1540,65 @@ TEST(CaptureCtl, MissingStoreAndBadArgumentsAreClearErrors) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// ================================================================== stats over the management channel
+
+// `sipedge-ctl stats` asks the running proxy, with capture off too: each UDP message it received is in the
+// forwarding-delay histogram; store requests get a clear error while capture is off, and stats without a running
+// sipedge is an error rather than an empty answer.
+TEST(Stats, EveryUdpMessageIsCountedWithItsForwardingDelay) {
+  Pbx pbx;
+  SipedgeProcess edge(pbxToml({pbx.target()}, 200, 150) + "\n[capture]\nenabled = false\n");
+  ASSERT_TRUE(edge.started()) << edge.log();
+  const std::string data = edge.dir() + "/data";
+  auto delayTotal = [](const Json& j) {
+    std::uint64_t n = 0;
+    for (auto& c : j["udp_forward_delay_us"]["count"]) n += c.get<std::uint64_t>();
+    return n;
+  };
+
+  Json s0 = ctlJson(data, {"stats"});
+  ASSERT_TRUE(s0.is_object());
+  ASSERT_EQ(s0["udp_forward_delay_us"]["le"].size(), s0["udp_forward_delay_us"]["count"].size());
+  EXPECT_TRUE(s0["udp_forward_delay_us"]["le"].back().is_null()) << "the last bucket is open";
+
+  UdpPeer phone;
+  constexpr int kN = 40;
+  for (int i = 0; i < kN; ++i) {
+    Req r;
+    r.method = "OPTIONS";
+    r.callId = "stats-" + std::to_string(i);
+    phone.sendTo(edge.ports().udp, build(r, phone.addr()));
+  }
+  int atPbx = 0;
+  while (atPbx < kN && pbx.next(2000ms)) ++atPbx;
+  ASSERT_EQ(atPbx, kN) << "every OPTIONS reaches the PBX";
+
+  Json s1 = ctlJson(data, {"stats"});
+  ASSERT_TRUE(s1.is_object());
+  const auto rx = s1["counters"]["rxPackets"].get<std::uint64_t>() - s0["counters"]["rxPackets"].get<std::uint64_t>();
+  const auto forwarded = s1["counters"]["forwardedRequests"].get<std::uint64_t>() -
+                         s0["counters"]["forwardedRequests"].get<std::uint64_t>();
+  const auto delays = delayTotal(s1) - delayTotal(s0);
+  EXPECT_GE(forwarded, std::uint64_t{kN});
+  EXPECT_GE(rx, std::uint64_t{kN});
+  // Health-ping answers keep arriving: a message counted in rxPackets may not have reached the histogram yet.
+  EXPECT_GE(delays, std::uint64_t{kN});
+  EXPECT_LE(delays, rx);
+  auto counts = s1["udp_forward_delay_us"]["count"];
+  EXPECT_LT(counts.back().get<std::uint64_t>() - s0["udp_forward_delay_us"]["count"].back().get<std::uint64_t>(), 
+            std::uint64_t{kN}) << "a loopback forward takes less than 50 ms";
+  EXPECT_GT(s1["udp_forward_delay_us"]["sum"].get<std::uint64_t>(), 0u);
+
+  auto users = ctl(data, {"users"});
+  EXPECT_EQ(users.rc, 1);
+  EXPECT_NE(users.err.find("capture is off"), std::string::npos) << users.err;
+
+  ASSERT_EQ(edge.stop(), 0);
+  auto gone = ctl(data, {"stats"});
+  EXPECT_EQ(gone.rc, 1);
+  EXPECT_NE(gone.err.find("running sipedge"), std::string::npos) << gone.err;
+}
+
 // ================================================================== enrichment
 
 TEST_F(Capture, IpLogRowsGetRegionIspAndHostname) {

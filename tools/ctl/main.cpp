@@ -36,6 +36,7 @@ const char* kUsage = R"(usage: sipedge-ctl [--config FILE | --data DIR] COMMAND 
   provision list
   audit                               the audit log
   retention                           age of the oldest record of each kind
+  stats                               the running sipedge's counters and UDP forwarding-delay histogram
 
   --config FILE   sipedge config to find the store (default conf/sipedge.toml)
   --data DIR      use DIR as data_dir instead (store in DIR/store, key DIR/store.key)
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
     if (args.size() != 2) usage(cmd + " needs a CDR id");
     req["id"] = args[1];
   };
-  if (cmd == "users" || cmd == "audit" || cmd == "retention") {
+  if (cmd == "users" || cmd == "audit" || cmd == "retention" || cmd == "stats") {
     req["op"] = cmd;
   } else if (cmd == "iplog" || cmd == "devices") {
     req["op"] = cmd;
@@ -170,6 +171,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "sipedge-ctl: garbled answer from sipedge on %s\n", sock.c_str());
       return 1;
     }
+  } else if (cmd == "stats") {
+    std::fprintf(stderr, "sipedge-ctl: stats come from a running sipedge, and none answers on %s\n", sock.c_str());
+    return 1;
   } else {
     if (sodium_init() < 0) {
       std::fprintf(stderr, "sipedge-ctl: libsodium failed to initialise\n");

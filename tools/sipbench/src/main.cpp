@@ -56,9 +56,9 @@ int runUac(const Options& o) {
   const int64_t start = nowUs();
   const double limit_s = o.duration_s > 0 ? o.duration_s : kMaxDurationS;
   const int64_t issue_end = start + static_cast<int64_t>(limit_s * 1e6);
-  // Burst tolerance: 10 ms worth of tokens, at least one batch per worker, so the pacing stays smooth
-  // while a worker that slept a little can catch up.
-  const double burst = std::max(o.rate * 0.01, static_cast<double>(o.workers));
+  // Burst tolerance: --burst-ms worth of tokens (10 ms by default), at least one per worker, so the pacing stays
+  // smooth while a worker that slept a little can catch up.
+  const double burst = std::max(o.rate * o.burst_ms / 1000, static_cast<double>(o.workers));
   RunControl ctl(o.rate, burst, o.count ? o.count : UINT64_MAX, start, issue_end);
   ctl.stop = &g_stop;
   ctl.run_id = std::random_device{}();

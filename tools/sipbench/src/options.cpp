@@ -45,6 +45,7 @@ uac options:
   --count N                total transactions (register/options) or calls
   --duration S             stop starting new work after S seconds (max 600)
   --rate R                 target starts per second over all workers; 0 = closed loop (default 0)
+  --burst-ms MS            catch-up after a late wake-up: at most MS ms of requests back to back (default 10)
   --max-inflight N         concurrent transactions/calls over all workers (default 1000)
   --users N                distinct users user0..userN-1 (default 1000)
   --user-prefix P          user name prefix (default "user")
@@ -142,6 +143,8 @@ Options parseOptions(int argc, char** argv) {
       o.expires = parseNumber<uint32_t>(name, value, 0, 1u << 31);
     } else if (name == "rate") {
       o.rate = parseNumber<double>(name, value, 0, 10'000'000);
+    } else if (name == "burst-ms") {
+      o.burst_ms = parseNumber<double>(name, value, 0, 1000);
     } else if (name == "count") {
       o.count = parseNumber<uint64_t>(name, value, 1, 1'000'000'000'000);
     } else if (name == "duration") {

@@ -28,6 +28,7 @@ struct Options {
   uint64_t users = 1000;
   uint32_t expires = 3600;
   double rate = 0;  // per second, over all workers; 0 = as fast as --max-inflight allows
+  double burst_ms = 10;  // catch-up after a late wake-up: at most this many ms of requests back to back
   uint64_t count = 0;
   double duration_s = 0;
   uint32_t max_inflight = 1000;
