@@ -1585,7 +1585,7 @@ TEST(Stats, EveryUdpMessageIsCountedWithItsForwardingDelay) {
   EXPECT_GE(delays, std::uint64_t{kN});
   EXPECT_LE(delays, rx);
   auto counts = s1["udp_forward_delay_us"]["count"];
-  EXPECT_LT(counts.back().get<std::uint64_t>() - s0["udp_forward_delay_us"]["count"].back().get<std::uint64_t>(), 
+  EXPECT_LT(counts.back().get<std::uint64_t>() - s0["udp_forward_delay_us"]["count"].back().get<std::uint64_t>(),
             std::uint64_t{kN}) << "a loopback forward takes less than 50 ms";
   EXPECT_GT(s1["udp_forward_delay_us"]["sum"].get<std::uint64_t>(), 0u);
 

@@ -253,16 +253,18 @@ free_port() {     # a port free for UDP on the given address
 jnum() {          # jnum FILE KEY: a top-level number from a sipbench JSON report
   grep -o "\"$2\": *[-0-9.e+]*" "$1" 2>/dev/null | head -1 | sed 's/.*: *//'
 }
-delay_counts() {  # the running sipedge's UDP forwarding-delay bucket counts (`sipedge-ctl stats`), space-separated
-  "$WORK/bin/se-ctl" --data "$SE_DATA" stats 2>/dev/null | tr -d ' \n' | grep -o '"udp_forward_delay_us":{"le":\[[^]]*\],"count":\[[^]]*' |
-    sed 's/.*"count":\[//' | tr ',' ' '
+delay_counts() {  # the running sipedge's UDP forwarding-delay histogram (`sipedge-ctl stats`): "BOUNDS|COUNTS",
+                  # each space-separated; the last bound is null (open bucket)
+  "$WORK/bin/se-ctl" --data "$SE_DATA" stats 2>/dev/null | tr -d ' \n' |
+    grep -o '"udp_forward_delay_us":{"le":\[[^]]*\],"count":\[[^]]*' |
+    sed 's/.*"le":\[//; s/\],"count":\[/|/' | tr ',' ' '
 }
-delay_pct() {     # delay_pct "COUNTS BEFORE" "COUNTS AFTER" PCT: that percentile (µs) of the delays in between,
-                  # linear within a bucket; bounds as in proxy/counters.h (kDelayBoundsUs), the last bucket open
-  awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN {
-    nb = split("25 50 75 100 150 200 300 400 500 750 1000 1500 2000 3000 5000 10000 20000 50000", le, " ")
+delay_pct() {     # delay_pct "BEFORE" "AFTER" PCT (delay_counts snapshots): that percentile (µs) of the delays in
+                  # between, linear within a bucket, the open bucket taken as twice the last bound
+  awk -v a="${1#*|}" -v b="${2#*|}" -v bounds="${2%%|*}" -v p="$3" 'BEGIN {
+    nb = split(bounds, le, " ") - 1
     n0 = split(a, c0, " "); n1 = split(b, c1, " ")
-    if (n0 != nb + 1 || n1 != nb + 1) { print "nan"; exit }
+    if (nb < 1 || n0 != nb + 1 || n1 != nb + 1) { print "nan"; exit }
     for (i = 1; i <= n1; i++) { d[i] = c1[i] - c0[i]; tot += d[i] }
     if (tot <= 0) { print "nan"; exit }
     want = tot * p / 100; acc = 0; lo = 0
