@@ -11,11 +11,14 @@ store::Disposition dispositionFor(int status, bool cancelled) {
   switch (status) {
     case 486:
     case 600:
-    case 603: return D::Busy;
+    case 603:
+      return D::Busy;
     case 408:
     case 480:
-    case 487: return D::NoAnswer;
-    default: return D::Failed;
+    case 487:
+      return D::NoAnswer;
+    default:
+      return D::Failed;
   }
 }
 

@@ -3,11 +3,11 @@
 // a dialog's requests and responses come back to the worker that forwarded its INVITE.
 #pragma once
 
-#include "store/records.h"
-
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "store/records.h"
 
 namespace sipedge::capture {
 

@@ -1,7 +1,5 @@
 #include "enricher.h"
 
-#include "background.h"
-
 #include <arpa/inet.h>
 #include <maxminddb.h>
 #include <netdb.h>
@@ -12,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "background.h"
 
 namespace sipedge::capture {
 
@@ -135,10 +135,11 @@ Enricher::Enricher(Options o) : opt_(std::move(o)) {
   if (opt_.reverseDns) {
     unsigned n = std::max(1u, opt_.resolverThreads);
     threads_.reserve(n);
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] {
-      becomeBackgroundThread("se-resolver");
-      resolverLoop();
-    });
+    for (unsigned i = 0; i < n; ++i)
+      threads_.emplace_back([this] {
+        becomeBackgroundThread("se-resolver");
+        resolverLoop();
+      });
   }
 }
 

@@ -2,12 +2,12 @@
 // the writer thread. The writer turns them into store records (and parses User-Agents there, not inline).
 #pragma once
 
-#include "store/records.h"
-
 #include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "store/records.h"
 
 namespace sipedge::capture {
 
@@ -16,10 +16,10 @@ using store::Millis;
 // One Contact binding the PBX accepted (recorded when the PBX answers the REGISTER with 2xx).
 struct RegistrationEvent {
   Millis time = 0;
-  std::string tenant;       // AOR domain (To host)
-  std::string user;         // AOR user (To user)
-  std::string contact;      // Contact URI
-  std::string instance;     // +sip.instance value, or ""
+  std::string tenant;         // AOR domain (To host)
+  std::string user;           // AOR user (To user)
+  std::string contact;        // Contact URI
+  std::string instance;       // +sip.instance value, or ""
   std::string contactParams;  // the Contact header's parameters as text (MAC hints)
   std::string userAgent;
   std::string srcIp;

@@ -5,7 +5,6 @@
 
 namespace sipedge::capture {
 
-
 std::uint64_t RegistrationTracker::key(std::string_view callId, std::uint32_t cseq) const {
   unsigned char in[512 + sizeof cseq];
   const std::size_t n = std::min(callId.size(), std::size_t{512});  // longer Call-IDs: the prefix, then checked

@@ -2,14 +2,14 @@
 // real. Per worker, no locks: the REGISTER and its response pass through the same worker (our Via names it).
 #pragma once
 
-#include "events.h"
-#include "keyed_hash.h"
-
 #include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "events.h"
+#include "keyed_hash.h"
 
 namespace sipedge::capture {
 

@@ -2,13 +2,13 @@
 // queue's consumer side and the counters are touched by the writer thread.
 #pragma once
 
+#include <atomic>
+#include <memory>
+
 #include "cdr_tracker.h"
 #include "events.h"
 #include "queue.h"
 #include "registration_tracker.h"
-
-#include <atomic>
-#include <memory>
 
 namespace sipedge::capture {
 
@@ -19,8 +19,10 @@ class WorkerCapture {
 
   // Hands an event to the writer; a full queue drops it and counts (forwarding never waits).
   void emit(CaptureEvent&& e) {
-    if (!queue.push(std::move(e))) bump(drops);
-    else bump(queued);
+    if (!queue.push(std::move(e)))
+      bump(drops);
+    else
+      bump(queued);
   }
   void emitClosed(std::vector<CdrRecord>& closed) {
     for (auto& c : closed) emit(CdrEvent{std::move(c)});

@@ -1,10 +1,9 @@
 #include "writer.h"
 
-#include "background.h"
-
 #include <algorithm>
 #include <chrono>
 
+#include "background.h"
 #include "mac.h"
 
 namespace sipedge::capture {
@@ -87,8 +86,9 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   const std::string_view instance = e.instance.empty() ? e.contact : e.instance;
   const std::uint64_t key = hashParts(hashScratch_, hash_, {"binding", e.tenant, e.user, instance});
   const std::string port = std::to_string(e.srcPort);
-  const std::uint64_t fp = hashParts(hashScratch_, hash_, {e.tenant, e.user, e.contact, e.instance, e.contactParams,
-                                                    e.userAgent, e.srcIp, port, e.transport});
+  const std::uint64_t fp =
+      hashParts(hashScratch_, hash_,
+                {e.tenant, e.user, e.contact, e.instance, e.contactParams, e.userAgent, e.srcIp, port, e.transport});
   const Millis expiresAt = e.time + e.expires * 1000;
   auto it = bindings_.find(key);
   if (e.expires > 0 && it != bindings_.end() && it->second.fingerprint == fp && e.time < it->second.storedExpiresAt &&
@@ -111,7 +111,8 @@ void CaptureWriter::apply(RegistrationEvent& e) {
   }
   if (it != bindings_.end()) flushRefresh(it->second);  // what this binding had pending goes first
   const bool leaving = e.expires == 0;
-  const std::uint64_t userHash = it == bindings_.end() && !leaving ? hashParts(hashScratch_, hash_, {e.tenant, e.user}) : 0;
+  const std::uint64_t userHash =
+      it == bindings_.end() && !leaving ? hashParts(hashScratch_, hash_, {e.tenant, e.user}) : 0;
   addRows(e, 1);
   if (leaving) {
     if (it != bindings_.end()) bindings_.erase(it);

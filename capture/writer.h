@@ -113,9 +113,9 @@ class CaptureWriter {
     store::Millis flushBy = 0;
   };
   struct Binding {
-    std::uint64_t userHash = 0;     // of (tenant, user): a wildcard unregister finds the user's bindings
-    std::uint64_t fingerprint = 0;  // of everything a refresh must not change; 0 = unknown, write in full
-    store::Millis storedExpiresAt = 0;  // the device expiry the store holds
+    std::uint64_t userHash = 0;               // of (tenant, user): a wildcard unregister finds the user's bindings
+    std::uint64_t fingerprint = 0;            // of everything a refresh must not change; 0 = unknown, write in full
+    store::Millis storedExpiresAt = 0;        // the device expiry the store holds
     std::unique_ptr<PendingRefresh> pending;  // refreshes not written yet
   };
   std::unordered_map<std::uint64_t, Binding> bindings_;

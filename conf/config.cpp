@@ -2,22 +2,23 @@
 // error that names the file, line and option instead of a silently ignored setting.
 #include "config.h"
 
-#include "capture/mac.h"
-
 #include <boost/asio/ip/address.hpp>
-
 #include <cctype>
 #include <charconv>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "capture/mac.h"
+
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
 
 namespace sipedge::conf {
 
-std::string_view transportName(Transport t) { return t == Transport::Tcp ? "tcp" : "udp"; }
+std::string_view transportName(Transport t) {
+  return t == Transport::Tcp ? "tcp" : "udp";
+}
 
 std::optional<Transport> parseTransport(std::string_view s) {
   if (s == "udp" || s == "UDP") return Transport::Udp;
@@ -78,18 +79,29 @@ std::optional<std::chrono::seconds> parseDuration(std::string_view s) {
   if (s.empty()) return std::nullopt;
   std::int64_t mult = 1;
   switch (s.back()) {
-    case 'd': mult = 86400; s.remove_suffix(1); break;
-    case 'h': mult = 3600; s.remove_suffix(1); break;
-    case 'm': mult = 60; s.remove_suffix(1); break;
-    case 's': s.remove_suffix(1); break;
-    default: break;
+    case 'd':
+      mult = 86400;
+      s.remove_suffix(1);
+      break;
+    case 'h':
+      mult = 3600;
+      s.remove_suffix(1);
+      break;
+    case 'm':
+      mult = 60;
+      s.remove_suffix(1);
+      break;
+    case 's':
+      s.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || v <= 0 || v > 100LL * 365 * 86400 / mult) return std::nullopt;
   return std::chrono::seconds(v * mult);
 }
-
 
 namespace {
 

@@ -13,7 +13,7 @@ namespace sipedge::conf {
 
 enum class Transport : std::uint8_t { Udp, Tcp };
 
-std::string_view transportName(Transport t);   // "udp" / "tcp"
+std::string_view transportName(Transport t);  // "udp" / "tcp"
 std::optional<Transport> parseTransport(std::string_view s);
 
 // "udp:127.0.0.1:5080", "tcp:[::1]:5080" or "127.0.0.1:5080" (udp).
@@ -67,18 +67,18 @@ struct Config {
 
   // [capture]
   bool captureEnabled = true;
-  std::size_t captureQueueSize = 65536;                 // events per worker
-  std::chrono::seconds maxCallDuration{4 * 3600};       // an answered call with no BYE is closed after this
-  std::chrono::seconds callSetupTimeout{300};           // an unanswered INVITE dialog is closed after this
-  std::chrono::seconds captureSweepInterval{10};        // device expiry and retention passes
-  std::chrono::seconds refreshWriteInterval{60};        // unchanged REGISTER refreshes written at most this late
-  std::string devicesFile;  // "" = the table built into the binary (conf/devices.tsv at build time)
-  std::vector<std::string> provisionedMacs;             // normalised aa:bb:cc:dd:ee:ff
-  std::string geoipDatabase;  // MaxMind DB file for IP-log region/ISP; "" = off
-  bool reverseDns = false;    // IP-log hostnames by asynchronous reverse DNS
+  std::size_t captureQueueSize = 65536;            // events per worker
+  std::chrono::seconds maxCallDuration{4 * 3600};  // an answered call with no BYE is closed after this
+  std::chrono::seconds callSetupTimeout{300};      // an unanswered INVITE dialog is closed after this
+  std::chrono::seconds captureSweepInterval{10};   // device expiry and retention passes
+  std::chrono::seconds refreshWriteInterval{60};   // unchanged REGISTER refreshes written at most this late
+  std::string devicesFile;                   // "" = the table built into the binary (conf/devices.tsv at build time)
+  std::vector<std::string> provisionedMacs;  // normalised aa:bb:cc:dd:ee:ff
+  std::string geoipDatabase;                 // MaxMind DB file for IP-log region/ISP; "" = off
+  bool reverseDns = false;                   // IP-log hostnames by asynchronous reverse DNS
 
   // [store]
-  std::string storePath;  // default data_dir/store
+  std::string storePath;     // default data_dir/store
   std::string storeKeyFile;  // default data_dir/store.key
   std::chrono::seconds ipLogRetention{90 * 86400};
   std::chrono::seconds cdrRetention{365 * 86400};

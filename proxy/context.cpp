@@ -4,8 +4,7 @@
 
 namespace sipedge::proxy {
 
-std::optional<SocketId> SocketId::fromCode(std::uint8_t c, std::size_t listeners,
-                                           const std::vector<conf::Listen>& l) {
+std::optional<SocketId> SocketId::fromCode(std::uint8_t c, std::size_t listeners, const std::vector<conf::Listen>& l) {
   SocketId s;
   if (c == 0xFE || c == 0xFF) {
     s.kind = Kind::Internal;

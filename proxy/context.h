@@ -2,18 +2,18 @@
 // the stages have made so far (reply, next hop).
 #pragma once
 
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "conf/config.h"
 #include "counters.h"
 #include "endpoint.h"
 #include "route_token.h"
 #include "sip_message.h"
 #include "zones.h"
-
-#include <atomic>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
 
 namespace sipedge::capture {
 class WorkerCapture;
@@ -31,8 +31,7 @@ struct SocketId {
 
   // Two hex digits in our Via branch, so a response knows which socket to leave by.
   std::uint8_t code() const { return kind == Kind::Public ? index : (transport == Transport::Udp ? 0xFE : 0xFF); }
-  static std::optional<SocketId> fromCode(std::uint8_t c, std::size_t listeners,
-                                          const std::vector<conf::Listen>& l);
+  static std::optional<SocketId> fromCode(std::uint8_t c, std::size_t listeners, const std::vector<conf::Listen>& l);
 };
 
 // The addresses of every socket sipedge holds, as this worker sees them.

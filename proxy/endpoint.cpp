@@ -42,7 +42,9 @@ std::string Endpoint::hostport() const {
   return s;
 }
 
-std::string Endpoint::text() const { return std::string(conf::transportName(transport)) + ":" + hostport(); }
+std::string Endpoint::text() const {
+  return std::string(conf::transportName(transport)) + ":" + hostport();
+}
 
 bool parseEndpoint(std::string_view s, Endpoint& out) {
   auto t = conf::parseTarget(s);

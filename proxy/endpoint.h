@@ -1,13 +1,12 @@
 // A transport address: where a message came from or goes to.
 #pragma once
 
-#include "conf/config.h"
-
 #include <boost/asio/ip/address.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "conf/config.h"
 
 namespace sipedge::proxy {
 
@@ -28,7 +27,7 @@ struct Endpoint {
 std::string hostText(const boost::asio::ip::address& a);  // brackets around IPv6
 std::string ipText(const boost::asio::ip::address& a);    // no brackets
 void appendIp(std::string& out, const boost::asio::ip::address& a);
-bool parseEndpoint(std::string_view s, Endpoint& out);   // inverse of text()
+bool parseEndpoint(std::string_view s, Endpoint& out);  // inverse of text()
 
 struct EndpointHash {
   std::size_t operator()(const Endpoint& e) const noexcept;

@@ -1,18 +1,22 @@
 #include "health.h"
 
-#include "log.h"
-#include "sip_util.h"
-#include "worker.h"
-
 #include <sodium.h>
 
 #include <cstring>
 
+#include "log.h"
+#include "sip_util.h"
+#include "worker.h"
+
 namespace sipedge::proxy {
 
 HealthChecker::HealthChecker(Worker& w, PbxHealth& health)
-    : w_(w), health_(health), timer_(w.ioc()), deadline_(w.ioc()),
-      failures_(health.targets().size(), 0), answered_(health.targets().size(), true) {}
+    : w_(w),
+      health_(health),
+      timer_(w.ioc()),
+      deadline_(w.ioc()),
+      failures_(health.targets().size(), 0),
+      answered_(health.targets().size(), true) {}
 
 void HealthChecker::start() {
   seq_ = randombytes_random();  // not guessable from outside
@@ -33,12 +37,11 @@ void HealthChecker::round() {
     appendHex(branch, seq_, 8);
     std::string t = targets[i].hostport();
     std::string tp = targets[i].transport == Transport::Tcp ? ";transport=tcp" : "";
-    std::string msg = "OPTIONS sip:" + t + tp + " SIP/2.0\r\nVia: SIP/2.0/" + std::string(transportUpper(out.transport)) +
-                      " " + local.hostport() + ";branch=" + branch +
-                      "\r\nMax-Forwards: 70\r\nFrom: <sip:sipedge@" + local.hostport() +
-                      ">;tag=sehc\r\nTo: <sip:" + t + ">\r\nCall-ID: sehc-" + std::to_string(i) + "-" +
-                      std::to_string(seq_) + "@sipedge\r\nCSeq: " + std::to_string(seq_) +
-                      " OPTIONS\r\nUser-Agent: sipedge\r\nContent-Length: 0\r\n\r\n";
+    std::string msg =
+        "OPTIONS sip:" + t + tp + " SIP/2.0\r\nVia: SIP/2.0/" + std::string(transportUpper(out.transport)) + " " +
+        local.hostport() + ";branch=" + branch + "\r\nMax-Forwards: 70\r\nFrom: <sip:sipedge@" + local.hostport() +
+        ">;tag=sehc\r\nTo: <sip:" + t + ">\r\nCall-ID: sehc-" + std::to_string(i) + "-" + std::to_string(seq_) +
+        "@sipedge\r\nCSeq: " + std::to_string(seq_) + " OPTIONS\r\nUser-Agent: sipedge\r\nContent-Length: 0\r\n\r\n";
     w_.send(out, targets[i], std::move(msg));
   }
   deadline_.expires_after(w_.cfg().pingTimeout);

@@ -2,11 +2,10 @@
 // next target in the list takes its traffic. Any response counts as alive.
 #pragma once
 
-#include "context.h"
-
 #include <boost/asio/steady_timer.hpp>
-
 #include <vector>
+
+#include "context.h"
 
 namespace sipedge::proxy {
 

@@ -18,7 +18,9 @@ void setLevel(conf::LogLevel l, bool clearNumbers) {
   gClear = clearNumbers;
 }
 
-bool enabled(conf::LogLevel l) { return static_cast<int>(l) <= gLevel.load(std::memory_order_relaxed); }
+bool enabled(conf::LogLevel l) {
+  return static_cast<int>(l) <= gLevel.load(std::memory_order_relaxed);
+}
 
 void write(conf::LogLevel l, const char* fmt, ...) {
   static const char* names[] = {"error", "warn", "info", "debug"};
@@ -29,8 +31,7 @@ void write(conf::LogLevel l, const char* fmt, ...) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   int n = std::snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms),
-                        names[static_cast<int>(l)]);
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms), names[static_cast<int>(l)]);
   va_list ap;
   va_start(ap, fmt);
   std::vsnprintf(line + n, sizeof line - static_cast<std::size_t>(n), fmt, ap);

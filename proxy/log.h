@@ -1,11 +1,11 @@
 // Leveled logging to stderr. Debug output that may carry numbers goes through maskNumbers (privacy P6).
 #pragma once
 
-#include "conf/config.h"
-
 #include <cstdarg>
 #include <string>
 #include <string_view>
+
+#include "conf/config.h"
 
 namespace sipedge::proxy::log {
 
@@ -18,8 +18,8 @@ std::string maskNumbers(std::string_view text);
 
 }  // namespace sipedge::proxy::log
 
-#define SE_LOG(level, ...)                                                     \
-  do {                                                                         \
+#define SE_LOG(level, ...)                                                                       \
+  do {                                                                                           \
     if (::sipedge::proxy::log::enabled(level)) ::sipedge::proxy::log::write(level, __VA_ARGS__); \
   } while (0)
 #define SE_ERROR(...) SE_LOG(::sipedge::conf::LogLevel::Error, __VA_ARGS__)

@@ -1,25 +1,25 @@
 // sipedge: SIP edge proxy. Parses the command line and config, binds every worker's sockets, runs until
 // SIGTERM/SIGINT.
+#include <sodium.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+
 #include "capture/device_parser.h"
 #include "capture/worker_capture.h"
 #include "capture/writer.h"
 #include "conf/config.h"
 #include "control_server.h"
-#include "store/admin.h"
-#include "store/store.h"
 #include "log.h"
 #include "stats.h"
+#include "store/admin.h"
+#include "store/store.h"
 #include "worker.h"
-
-#include <boost/asio/signal_set.hpp>
-#include <sodium.h>
-
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <functional>
-#include <fstream>
-#include <iostream>
 
 #ifndef SIPEDGE_VERSION
 #define SIPEDGE_VERSION "0.0.0"
@@ -54,9 +54,12 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--config") configPath = value("--config");
-    else if (a == "--check-config") configPath = value("--check-config"), checkOnly = true;
-    else if (a == "--ready-file") readyFile = value("--ready-file");
+    if (a == "--config")
+      configPath = value("--config");
+    else if (a == "--check-config")
+      configPath = value("--check-config"), checkOnly = true;
+    else if (a == "--ready-file")
+      readyFile = value("--ready-file");
     else if (a == "--version") {
       std::printf("sipedge %s\n", SIPEDGE_VERSION);
       return 0;
@@ -112,8 +115,7 @@ int main(int argc, char** argv) {
   proxy::sofiaInit();
   proxy::ZoneTable zones(*cfg);
   std::vector<proxy::Endpoint> pbxTargets;
-  for (auto& t : cfg->pbx)
-    pbxTargets.push_back({t.transport, boost::asio::ip::make_address(t.address), t.port});
+  for (auto& t : cfg->pbx) pbxTargets.push_back({t.transport, boost::asio::ip::make_address(t.address), t.port});
   proxy::PbxHealth health(pbxTargets);
 
   std::vector<std::unique_ptr<proxy::Worker>> workers;
@@ -164,8 +166,9 @@ int main(int argc, char** argv) {
       so.retention.audit = cfg->auditRetention;
       db = store::Store::open(so);
       db->setSync(cfg->storeSync);
-      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+      auto now =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       for (auto& mac : cfg->provisionedMacs)
         if (!db->isProvisioned(mac)) db->addProvisioned({mac, "", "", "from config", now});
     } catch (const store::StoreError& e) {
@@ -250,8 +253,8 @@ int main(int argc, char** argv) {
 
   std::string summary;
   for (std::size_t i = 0; i < publics.size(); ++i)
-    summary += "listen " + std::string(conf::transportName(publics[i].transport)) + " " +
-               publics[i].addr.to_string() + " " + std::to_string(publics[i].port) + "\n";
+    summary += "listen " + std::string(conf::transportName(publics[i].transport)) + " " + publics[i].addr.to_string() +
+               " " + std::to_string(publics[i].port) + "\n";
   for (std::size_t i = 0; i < workers.size(); ++i) {
     auto u = workers[i]->internalUdp(), t = workers[i]->internalTcp();
     summary += "internal " + std::to_string(i) + " udp " + u.addr.to_string() + " " + std::to_string(u.port) + "\n";
@@ -281,11 +284,12 @@ int main(int argc, char** argv) {
       untracked += c->untracked.load();
     }
     const auto& ws = writer->stats();
-    SE_INFO("capture: %llu events queued, %llu dropped (queue full), %llu untracked (tables full); writer: %llu "
-            "events in %llu batches, %llu write errors",
-            static_cast<unsigned long long>(queued), static_cast<unsigned long long>(drops),
-            static_cast<unsigned long long>(untracked), static_cast<unsigned long long>(ws.events.load()),
-            static_cast<unsigned long long>(ws.batches.load()), static_cast<unsigned long long>(ws.writeErrors.load()));
+    SE_INFO(
+        "capture: %llu events queued, %llu dropped (queue full), %llu untracked (tables full); writer: %llu "
+        "events in %llu batches, %llu write errors",
+        static_cast<unsigned long long>(queued), static_cast<unsigned long long>(drops),
+        static_cast<unsigned long long>(untracked), static_cast<unsigned long long>(ws.events.load()),
+        static_cast<unsigned long long>(ws.batches.load()), static_cast<unsigned long long>(ws.writeErrors.load()));
   }
   writer.reset();
   db.reset();

@@ -1,10 +1,7 @@
 #include "route_token.h"
 
-#include "store/nonce.h"
-
-#include <sodium.h>
-
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+
+#include "store/nonce.h"
 
 namespace sipedge::proxy {
 
@@ -164,8 +163,9 @@ RouteToken::Key RouteToken::loadOrCreateKey(const std::string& path) {
     ssize_t more = ::read(fd, &extra, 1);
     ::close(fd);
     if (n != static_cast<ssize_t>(k.size()) || more != 0)
-      throw std::runtime_error(path + ": route key must be exactly 32 bytes (delete it to make a new one; "
-                                      "phones then need to register again)");
+      throw std::runtime_error(path +
+                               ": route key must be exactly 32 bytes (delete it to make a new one; "
+                               "phones then need to register again)");
     return k;
   }
   if (errno != ENOENT) throw std::runtime_error(path + ": cannot read route key: " + std::strerror(errno));

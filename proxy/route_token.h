@@ -4,13 +4,13 @@
 // a destination. The key lives in data_dir so registrations survive a restart.
 #pragma once
 
-#include "endpoint.h"
-
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "endpoint.h"
 
 namespace sipedge::proxy {
 

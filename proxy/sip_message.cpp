@@ -6,7 +6,9 @@
 
 namespace sipedge::proxy {
 
-void sofiaInit() { su_init(); }
+void sofiaInit() {
+  su_init();
+}
 
 namespace {
 

@@ -1,10 +1,10 @@
 // A parsed SIP message: sofia's msg_t/sip_t behind a small, owning handle.
 #pragma once
 
-#include "sofia.h"
-
 #include <string>
 #include <string_view>
+
+#include "sofia.h"
 
 namespace sipedge::proxy {
 

@@ -86,6 +86,8 @@ std::optional<Endpoint> viaEndpoint(const sip_via_t* v) {
   return e;
 }
 
-std::string_view transportUpper(Transport t) { return t == Transport::Tcp ? "TCP" : "UDP"; }
+std::string_view transportUpper(Transport t) {
+  return t == Transport::Tcp ? "TCP" : "UDP";
+}
 
 }  // namespace sipedge::proxy

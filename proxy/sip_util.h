@@ -1,13 +1,13 @@
 // Small helpers over sofia types used by several stages.
 #pragma once
 
-#include "endpoint.h"
-#include "sofia.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "endpoint.h"
+#include "sofia.h"
 
 namespace sipedge::proxy {
 

@@ -2,11 +2,11 @@
 // dropped). Stages never block and never do disk or DNS I/O.
 #pragma once
 
-#include "context.h"
-
 #include <memory>
 #include <string_view>
 #include <vector>
+
+#include "context.h"
 
 namespace sipedge::proxy {
 

@@ -4,11 +4,11 @@ namespace sipedge::proxy {
 
 nlohmann::ordered_json statsJson(const std::vector<const Counters*>& perWorker) {
   nlohmann::ordered_json counters = nlohmann::ordered_json::object();
-#define SIPEDGE_COUNTER_SUM(name, help)                      \
-  {                                                          \
-    std::uint64_t n = 0;                                     \
+#define SIPEDGE_COUNTER_SUM(name, help)                     \
+  {                                                         \
+    std::uint64_t n = 0;                                    \
     for (const Counters* c : perWorker) n += c->name.get(); \
-    counters[#name] = n;                                     \
+    counters[#name] = n;                                    \
   }
   SIPEDGE_COUNTERS(SIPEDGE_COUNTER_SUM)
 #undef SIPEDGE_COUNTER_SUM

@@ -2,11 +2,10 @@
 // stats endpoint exports). Every value is cumulative from start-up; a reader takes differences for a rate.
 #pragma once
 
-#include "counters.h"
-
 #include <nlohmann/json.hpp>
-
 #include <vector>
+
+#include "counters.h"
 
 namespace sipedge::proxy {
 

@@ -1,18 +1,17 @@
 #include "worker.h"
 
-#include "health.h"
-
-#include "capture/worker_capture.h"
-#include "log.h"
-#include "sip_util.h"
-#include "stages/stages.h"
-
-#include <pthread.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <ctime>
+
+#include "capture/worker_capture.h"
+#include "health.h"
+#include "log.h"
+#include "sip_util.h"
+#include "stages/stages.h"
 
 namespace sipedge::proxy {
 
@@ -23,8 +22,12 @@ using asio::ip::udp;
 // ---------------------------------------------------------------- TcpConn
 
 TcpConn::TcpConn(Worker& w, tcp::socket s, Endpoint remote, SocketId via)
-    : w_(w), sock_(std::move(s)), remote_(remote), via_(via),
-      framer_(w.cfg().maxMessageBytes, w.cfg().maxHeaderBytes), idle_(w.ioc()) {}
+    : w_(w),
+      sock_(std::move(s)),
+      remote_(remote),
+      via_(via),
+      framer_(w.cfg().maxMessageBytes, w.cfg().maxHeaderBytes),
+      idle_(w.ioc()) {}
 
 void TcpConn::start() {
   connected_ = true;
@@ -59,18 +62,18 @@ void TcpConn::armIdle() {
 }
 
 void TcpConn::readMore() {
-  sock_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                          std::size_t n) {
-    if (self->closed_) return;
-    if (ec) {
-      self->close();
-      return;
-    }
-    self->in_.append(self->chunk_.data(), n);
-    self->idle_.expires_after(self->w_.cfg().tcpIdleTimeout);
-    self->drain();
-    if (!self->closed_) self->readMore();
-  });
+  sock_.async_read_some(asio::buffer(chunk_),
+                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                          if (self->closed_) return;
+                          if (ec) {
+                            self->close();
+                            return;
+                          }
+                          self->in_.append(self->chunk_.data(), n);
+                          self->idle_.expires_after(self->w_.cfg().tcpIdleTimeout);
+                          self->drain();
+                          if (!self->closed_) self->readMore();
+                        });
 }
 
 void TcpConn::drain() {
@@ -91,9 +94,9 @@ void TcpConn::drain() {
     if (r != StreamFramer::Result::Message) {
       // The stream cannot be resynchronised: answer what we can, then close.
       w_.countFramingError();
-      std::string reply = makeRawResponse(std::string_view(in_).substr(off),
-                                          r == StreamFramer::Result::TooLarge ? 513 : 400,
-                                          r == StreamFramer::Result::TooLarge ? "Message Too Large" : "Bad Content-Length");
+      std::string reply =
+          makeRawResponse(std::string_view(in_).substr(off), r == StreamFramer::Result::TooLarge ? 513 : 400,
+                          r == StreamFramer::Result::TooLarge ? "Message Too Large" : "Bad Content-Length");
       if (!reply.empty()) send(std::move(reply));
       in_.clear();
       off = 0;
@@ -143,7 +146,9 @@ void TcpConn::close() {
 
 Worker::Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx,
                const RouteToken& tokens)
-    : id_(id), requests_(makeRequestPipeline()), responses_(makeResponsePipeline()),
+    : id_(id),
+      requests_(makeRequestPipeline()),
+      responses_(makeResponsePipeline()),
       rx_(new std::array<char, 65536>[kBatch]) {
   env_.worker = id;
   env_.cfg = std::move(cfg);
@@ -266,7 +271,9 @@ void Worker::start() {
   });
 }
 
-void Worker::stop() { ioc_.stop(); }
+void Worker::stop() {
+  ioc_.stop();
+}
 
 // Once a second: forget REGISTERs the PBX never answered, close calls past their maximum duration.
 void Worker::captureHousekeeping() {
@@ -514,8 +521,8 @@ void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, S
   if (!m.valid() || smuggled) {
     env_.counters.parseErrors.inc();
     const char* why = headerEnd == std::string_view::npos ? "Incomplete Message"
-                      : smuggled                         ? "Bad Header Line"
-                                                         : "Bad Request";
+                      : smuggled                          ? "Bad Header Line"
+                                                          : "Bad Request";
     std::string r = makeRawResponse(raw, 400, why);
     if (!r.empty()) {
       env_.counters.badRequests.inc();
@@ -569,8 +576,8 @@ void Worker::handleResponse(SipMessage& m, const char* data, std::size_t len, co
   if (health_ && health_->onResponse(m, src, in)) return;
   Context ctx(m, src, in, env_);
   if (log::enabled(conf::LogLevel::Debug)) {
-    SE_DEBUG("w%u rx response %d %s from %s", id_, m.status(), m.sip()->sip_cseq ? m.sip()->sip_cseq->cs_method_name : "?",
-             src.text().c_str());
+    SE_DEBUG("w%u rx response %d %s from %s", id_, m.status(),
+             m.sip()->sip_cseq ? m.sip()->sip_cseq->cs_method_name : "?", src.text().c_str());
   }
   if (responses_.response(ctx) == Verdict::Stop) {
     if (ctx.dropReason) SE_DEBUG("w%u dropped response from %s: %s", id_, src.text().c_str(), ctx.dropReason);

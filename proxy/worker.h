@@ -6,8 +6,10 @@
 #include "framer.h"
 #include "stage.h"
 
+// clang-format off
 #include <utility>  // boost 1.74 asio uses std::exchange without including it
 #include <boost/asio.hpp>
+// clang-format on
 
 #include <sys/socket.h>
 
@@ -26,7 +28,7 @@ class HealthChecker;
 class TcpConn : public std::enable_shared_from_this<TcpConn> {
  public:
   TcpConn(Worker& w, boost::asio::ip::tcp::socket s, Endpoint remote, SocketId via);
-  void start();                                        // accepted: read until closed
+  void start();                                         // accepted: read until closed
   void connect(const boost::asio::ip::tcp::endpoint&);  // outbound: queue writes until connected
   void send(std::string data);                          // takes the bytes; writes in order
   void close();

@@ -6,9 +6,12 @@ namespace sipedge::proxy {
 
 std::string_view zoneName(Zone z) {
   switch (z) {
-    case Zone::Core: return "core";
-    case Zone::Carrier: return "carrier";
-    default: return "access";
+    case Zone::Core:
+      return "core";
+    case Zone::Carrier:
+      return "carrier";
+    default:
+      return "access";
   }
 }
 

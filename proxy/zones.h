@@ -1,10 +1,10 @@
 // Zones: which side of sipedge a peer is on. Trust is by address, never by port (a PBX sends from many ports).
 #pragma once
 
+#include <vector>
+
 #include "conf/config.h"
 #include "endpoint.h"
-
-#include <vector>
 
 namespace sipedge::proxy {
 

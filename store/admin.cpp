@@ -1,8 +1,8 @@
 #include "admin.h"
 
-#include "json.h"
-
 #include <chrono>
+
+#include "json.h"
 
 namespace sipedge::store {
 
@@ -15,7 +15,9 @@ Millis nowMs() {
       .count();
 }
 
-Json fail(const std::string& why) { return {{"ok", false}, {"error", why}}; }
+Json fail(const std::string& why) {
+  return {{"ok", false}, {"error", why}};
+}
 
 std::string field(const Json& r, const char* name) {
   auto it = r.find(name);

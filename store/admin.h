@@ -16,9 +16,9 @@
 //   retention                                 oldest record age per kind (ms)
 #pragma once
 
-#include "store.h"
-
 #include <nlohmann/json.hpp>
+
+#include "store.h"
 
 namespace sipedge::store {
 

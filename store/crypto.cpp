@@ -1,6 +1,5 @@
 // Key file, keyed hashing and the value envelope (see crypto.h).
 #include "store/crypto.h"
-#include "store/nonce.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "store/nonce.h"
 #include "store/store.h"
 
 namespace sipedge::store {

@@ -19,13 +19,13 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "capture/mac.h"
 #include "store/codec.h"
 #include "store/crypto.h"
 #include "store/json.h"
 #include "store/keys.h"
 #include "store/retention_filter.h"
 #include "store/row_cache.h"
-#include "capture/mac.h"
 #include "store/store.h"
 
 namespace sipedge::store {
@@ -1034,7 +1034,7 @@ class RocksStore final : public Store {
   std::string prefixLookup_, prefixScratch_;
   std::string lastTenant_, lastUser_;
   const UserPrefix* lastPrefix_ = nullptr;  // into prefixCache_
-  Pending pending_{*this};                   // write()'s, reused
+  Pending pending_{*this};                  // write()'s, reused
 };
 
 }  // namespace

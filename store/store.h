@@ -89,13 +89,13 @@ class Batch {
 
   // One row per (tenant, user, ip). The entry's count is how many REGISTERs it stands for (0 is taken as 1; the
   // capture writer folds refreshes together). First write: event "new-ip", count = that, firstSeen kept. Each
-  // later upsert: count + that, lastSeen/port/transport from the new entry, event = the new entry's (or "register" when empty or
-  // "new-ip"), hostname/region/isp replaced when the new entry has them.
+  // later upsert: count + that, lastSeen/port/transport from the new entry, event = the new entry's (or "register" when
+  // empty or "new-ip"), hostname/region/isp replaced when the new entry has them.
   void upsertIpLog(IpLogEntry e) { ops_.emplace_back(UpsertIpLog{std::move(e)}); }
   // Sets the non-empty hostname/region/isp on the existing (tenant, user, ip) row and nothing else (count,
   // lastSeen and event stay): late enrichment. No row (never written, or erased meanwhile): nothing happens.
-  void enrichIpLog(std::string tenant, std::string user, std::string ip, std::string hostname,
-                   std::string region = {}, std::string isp = {}) {
+  void enrichIpLog(std::string tenant, std::string user, std::string ip, std::string hostname, std::string region = {},
+                   std::string isp = {}) {
     ops_.emplace_back(EnrichIpLog{std::move(tenant), std::move(user), std::move(ip), std::move(hostname),
                                   std::move(region), std::move(isp)});
   }

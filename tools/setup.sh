@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake pkg-config ninja-build git ca-certificates
+  build-essential cmake pkg-config ninja-build git ca-certificates clang-format
   # libraries
   libsofia-sip-ua-dev libboost-dev librocksdb-dev libsrtp2-dev libsodium-dev libtomlplusplus-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libmaxminddb-dev

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 jobs=$(nproc)
 
+echo "== format (clang-format)"
+bash tools/format.sh --check
+
 echo "== build (warnings as errors)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPEDGE_WERROR=ON -DBUILD_TESTING=ON >/dev/null
 cmake --build build -j "$jobs"

@@ -1,10 +1,10 @@
 #include "capture_tap.h"
 
-#include "capture/worker_capture.h"
-#include "proxy/sip_util.h"
-
 #include <chrono>
 #include <cstring>
+
+#include "capture/worker_capture.h"
+#include "proxy/sip_util.h"
 
 namespace sipedge::proxy {
 
@@ -15,7 +15,9 @@ capture::Millis nowMs() {
       .count();
 }
 
-std::string str(const char* s) { return s ? std::string(s) : std::string(); }
+std::string str(const char* s) {
+  return s ? std::string(s) : std::string();
+}
 
 // Into `out`, reusing its capacity.
 void uriText(su_home_t* home, const url_t* u, std::string& out) {
@@ -136,7 +138,8 @@ Verdict CaptureTap::onRequest(Context& ctx) {
       cap->emitClosed(closed);
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return Verdict::Continue;
 }
@@ -144,7 +147,8 @@ Verdict CaptureTap::onRequest(Context& ctx) {
 Verdict CaptureTap::onResponse(Context& ctx) {
   capture::WorkerCapture* cap = ctx.env.capture;
   // A response for another worker's transaction is recorded there, after the hand-over.
-  if (!cap || (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != ctx.env.worker)) return Verdict::Continue;
+  if (!cap || (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != ctx.env.worker))
+    return Verdict::Continue;
   sip_t* sip = ctx.m.sip();
   int status = ctx.m.status();
   if (status < 200) return Verdict::Continue;

@@ -1,13 +1,15 @@
+#include <cstring>
+
 #include "proxy/sip_util.h"
 #include "stages.h"
-
-#include <cstring>
 
 namespace sipedge::proxy {
 
 namespace {
 
-bool hasNoFurtherRoute(const Context& ctx) { return ctx.m.sip()->sip_route == nullptr; }
+bool hasNoFurtherRoute(const Context& ctx) {
+  return ctx.m.sip()->sip_route == nullptr;
+}
 
 void keepDst(Context& ctx, const url_t* u) {
   if (auto d = uriParam(u, "dst")) {
@@ -25,8 +27,7 @@ Verdict RouteProcessor::onRequest(Context& ctx) {
     keepDst(ctx, ruri);
     sip_route_t* last = sip->sip_route;
     while (last->r_next) last = last->r_next;
-    sip_request_t* rq = sip_request_create(ctx.m.home(), sip->sip_request->rq_method,
-                                           sip->sip_request->rq_method_name,
+    sip_request_t* rq = sip_request_create(ctx.m.home(), sip->sip_request->rq_method, sip->sip_request->rq_method_name,
                                            reinterpret_cast<url_string_t const*>(last->r_url), nullptr);
     if (!rq) {
       ctx.respond(500, "Server Internal Error");
@@ -117,7 +118,8 @@ Verdict LoopDetector::onRequest(Context& ctx) {
   std::snprintf(mine, sizeof mine, "%08x", ctx.loopHash);
   const std::size_t len = kBranchPrefix.size() + 4 + 16 + 8;
   for (const sip_via_t* v = ctx.m.sip()->sip_via; v; v = v->v_next) {
-    if (!v->v_branch || std::strlen(v->v_branch) != len || std::strncmp(v->v_branch, kBranchPrefix.data(), kBranchPrefix.size()) != 0)
+    if (!v->v_branch || std::strlen(v->v_branch) != len ||
+        std::strncmp(v->v_branch, kBranchPrefix.data(), kBranchPrefix.size()) != 0)
       continue;
     if (std::strcmp(v->v_branch + len - 8, mine) != 0) continue;
     boost::asio::ip::address a;

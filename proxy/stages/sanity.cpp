@@ -1,8 +1,8 @@
-#include "proxy/sip_util.h"
-#include "stages.h"
-
 #include <cctype>
 #include <cstring>
+
+#include "proxy/sip_util.h"
+#include "stages.h"
 
 namespace sipedge::proxy {
 
@@ -96,8 +96,7 @@ Verdict RequestSanity::onRequest(Context& ctx) {
     return reject(400, why);
   }
   if (sip->sip_cseq->cs_method != rq->rq_method ||
-      (rq->rq_method == sip_method_unknown &&
-       std::strcmp(sip->sip_cseq->cs_method_name, rq->rq_method_name) != 0)) {
+      (rq->rq_method == sip_method_unknown && std::strcmp(sip->sip_cseq->cs_method_name, rq->rq_method_name) != 0)) {
     return reject(400, "CSeq Does Not Match Method");
   }
   auto scheme = rq->rq_url->url_type;

@@ -1,7 +1,6 @@
+#include "capture_tap.h"
 #include "proxy/sip_util.h"
 #include "stages.h"
-
-#include "capture_tap.h"
 
 namespace sipedge::proxy {
 
@@ -114,8 +113,10 @@ bool createsDialog(const sip_t* sip) {
     case sip_method_invite:
     case sip_method_subscribe:
     case sip_method_refer:
-    case sip_method_notify: return true;
-    default: return false;
+    case sip_method_notify:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -133,11 +134,14 @@ std::string ourUri(const Context& ctx, const Endpoint& local, const std::optiona
 Verdict RecordRouter::onRequest(Context& ctx) {
   sip_t* sip = ctx.m.sip();
   std::optional<Endpoint> accessPeer;
-  if (ctx.sourceZone == Zone::Access) accessPeer = ctx.source;
-  else if (ctx.targetZone == Zone::Access) accessPeer = *ctx.target;
+  if (ctx.sourceZone == Zone::Access)
+    accessPeer = ctx.source;
+  else if (ctx.targetZone == Zone::Access)
+    accessPeer = *ctx.target;
 
   if (sip->sip_request->rq_method == sip_method_register) {
-    if (ctx.sourceZone == Zone::Access && !ctx.m.insert(sip_path_class, ourUri(ctx, ctx.env.local.local(ctx.out), accessPeer))) {
+    if (ctx.sourceZone == Zone::Access &&
+        !ctx.m.insert(sip_path_class, ourUri(ctx, ctx.env.local.local(ctx.out), accessPeer))) {
       ctx.respond(500, "Server Internal Error");
       return Verdict::Stop;
     }

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cctype>
-
 #include <cstdio>
 #include <fstream>
 #include <map>

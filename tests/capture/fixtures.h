@@ -2,9 +2,6 @@
 // REGISTER produces it.
 #pragma once
 
-#include "capture/events.h"
-#include "store/store.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -12,6 +9,9 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+
+#include "capture/events.h"
+#include "store/store.h"
 
 namespace sipedge::capture::fixtures {
 

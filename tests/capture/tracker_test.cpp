@@ -235,7 +235,8 @@ namespace {
 class WriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    writer_ = std::make_unique<CaptureWriter>(*db_, parser_, std::vector<WorkerCapture*>{&cap_}, CaptureWriter::Options{});
+    writer_ =
+        std::make_unique<CaptureWriter>(*db_, parser_, std::vector<WorkerCapture*>{&cap_}, CaptureWriter::Options{});
     writer_->start();
   }
   void TearDown() override { writer_.reset(); }

@@ -2,11 +2,11 @@
 // the (injected) reverse lookup finishes, without counting as another registration.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "capture/writer.h"
 #include "data/mmdb_writer.h"
 #include "fixtures.h"
-
-#include <thread>
 
 using namespace sipedge;
 using namespace sipedge::capture;
@@ -19,8 +19,8 @@ TEST(WriterEnrich, GeoOnFirstRowHostnameLaterSameCount) {
   fixtures::TempStore db("writer-enrich");
   const std::string dir = db.dir();
   testdata::mmdb::Writer w(6);
-  w.insert("192.0.2.0/24", Value::m({{"country", Value::m({{"iso_code", Value::s("US")}})},
-                                     {"isp", Value::s("Doc ISP")}}));
+  w.insert("192.0.2.0/24",
+           Value::m({{"country", Value::m({{"iso_code", Value::s("US")}})}, {"isp", Value::s("Doc ISP")}}));
   w.writeFile(dir + "/db.mmdb");
 
   std::mutex mu;

@@ -2,17 +2,12 @@
 // 127.0.0.5 and 127.0.0.6, the PBX on 127.0.0.2; what capture stored is read back with the real `sipedge-ctl`
 // binary (over data_dir/ctl.sock while sipedge runs, or opening the store itself once it stopped) and its JSON
 // parsed. Every wait is a bounded poll.
-#include "harness.h"
-#include "tests/capture/data/mmdb_writer.h"
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -23,9 +18,13 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include "harness.h"
+#include "tests/capture/data/mmdb_writer.h"
 
 using namespace sipedge::test;
 using Json = nlohmann::json;
@@ -143,9 +142,15 @@ Json rowsOf(const std::string& dataDir, const std::string& cmd, const std::strin
   if (!j.is_object() || !j.contains(key) || !j[key].is_array()) return Json::array();
   return j[key];
 }
-Json ipLog(const std::string& d, const std::string& aor) { return rowsOf(d, "iplog", aor, "ip_log"); }
-Json devices(const std::string& d, const std::string& aor) { return rowsOf(d, "devices", aor, "devices"); }
-Json cdrs(const std::string& d, const std::string& aor, bool all = false) { return rowsOf(d, "cdrs", aor, "cdrs", all); }
+Json ipLog(const std::string& d, const std::string& aor) {
+  return rowsOf(d, "iplog", aor, "ip_log");
+}
+Json devices(const std::string& d, const std::string& aor) {
+  return rowsOf(d, "devices", aor, "devices");
+}
+Json cdrs(const std::string& d, const std::string& aor, bool all = false) {
+  return rowsOf(d, "cdrs", aor, "cdrs", all);
+}
 
 std::set<std::string> usersOf(const std::string& d) {
   std::set<std::string> s;
@@ -285,8 +290,8 @@ std::string withExpires(std::string contact, int secs) {
 }
 
 struct RegisterResult {
-  int status = 0;          // what the phone got back (0: nothing)
-  std::string atPbx;       // the REGISTER as the PBX saw it
+  int status = 0;     // what the phone got back (0: nothing)
+  std::string atPbx;  // the REGISTER as the PBX saw it
 };
 
 // The phone sends a REGISTER through sipedge; the PBX answers `code`, echoing the Contact with `grant` seconds
@@ -309,8 +314,6 @@ RegisterResult doRegister(SipedgeProcess& edge, Pbx& pbx, Phone& p, const std::s
   if (r) res.status = statusCode(*r);
   return res;
 }
-
-
 
 struct Dialog {
   std::string method, ruri, callId, fromHdr, toHdr, via, contact;
@@ -340,8 +343,8 @@ class OutCall {
       : edge_(edge), pbx_(pbx), phone_(phone) {
     d_.ruri = "sip:" + to + "@" + kTenant;
     d_.callId = callId;
-    d_.fromHdr = (display.empty() ? "" : "\"" + display + "\" ") + "<sip:" + phone.user + "@" + kTenant + ">;tag=ft-" +
-                 callId;
+    d_.fromHdr =
+        (display.empty() ? "" : "\"" + display + "\" ") + "<sip:" + phone.user + "@" + kTenant + ">;tag=ft-" + callId;
     d_.toHdr = "<sip:" + to + "@" + kTenant + ">";
     d_.via = phone.sock.addr().hostport();
     d_.contact = "<" + phone.uri() + ">";
@@ -452,9 +455,12 @@ class Capture : public ::testing::Test {
     Json rows;
     waitFor(
         [&] {
-          if (kind == "iplog") rows = ipLog(data, aor);
-          else if (kind == "devices") rows = devices(data, aor);
-          else rows = cdrs(data, aor, true);
+          if (kind == "iplog")
+            rows = ipLog(data, aor);
+          else if (kind == "devices")
+            rows = devices(data, aor);
+          else
+            rows = cdrs(data, aor, true);
           return rows.size() == n;
         },
         timeout);
@@ -651,7 +657,8 @@ TEST_F(Capture, ExpiredRegistrationIsSwept) {
   auto t = std::chrono::steady_clock::now();
   EXPECT_TRUE(waitFor([&] { return devices(data, "alice@example.com").empty(); }, 6000ms))
       << "the 1 s registration was not swept";
-  std::cerr << "swept after " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count()
+  std::cerr << "swept after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count()
             << " ms\n";
   EXPECT_EQ(devices(data, "bob@example.com").size(), 1u);
   EXPECT_EQ(ipLog(data, "alice@example.com").size(), 1u) << "expiry removes the device, not the IP log";
@@ -769,8 +776,7 @@ TEST_F(Cdrs, AnsweredCallHungUpByThePhone) {
   expectTimes(c, t0, t1, true);
   EXPECT_EQ(c["billsec"], 1) << c.dump();
   EXPECT_GE(c["end"].get<std::int64_t>() - c["answer"].get<std::int64_t>(), 1200) << c.dump();
-  EXPECT_EQ(c["billsec"].get<std::int64_t>(),
-            (c["end"].get<std::int64_t>() - c["answer"].get<std::int64_t>()) / 1000);
+  EXPECT_EQ(c["billsec"].get<std::int64_t>(), (c["end"].get<std::int64_t>() - c["answer"].get<std::int64_t>()) / 1000);
   // Owned by the caller only: the callee number and the PBX user have none.
   EXPECT_TRUE(cdrs(data, "2002@example.com", true).empty());
   EXPECT_EQ(edge->stop(), 0);
@@ -782,7 +788,9 @@ struct FailCase {
   const char* disposition;
 };
 // For test names (ctest shows the printed value): "486", not the struct's bytes.
-[[maybe_unused]] void PrintTo(const FailCase& f, std::ostream* os) { *os << f.code; }
+[[maybe_unused]] void PrintTo(const FailCase& f, std::ostream* os) {
+  *os << f.code;
+}
 
 class CdrFailures : public Cdrs, public ::testing::WithParamInterface<FailCase> {};
 
@@ -1027,8 +1035,8 @@ TEST_F(Capture, RetentionRemovesOldRowsAndReportsTheOldestAge) {
   EXPECT_LT(ages["cdrs"].get<std::int64_t>(), 2000);
 
   auto t = std::chrono::steady_clock::now();
-  bool gone = waitFor(
-      [&] { return ipLog(data, phone.aor()).empty() && cdrs(data, phone.aor(), true).empty(); }, 8000ms);
+  bool gone =
+      waitFor([&] { return ipLog(data, phone.aor()).empty() && cdrs(data, phone.aor(), true).empty(); }, 8000ms);
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
   ret = ctlJson(data, {"retention"});
   EXPECT_TRUE(gone) << "rows older than a 2 s retention window still there after " << waited
@@ -1213,15 +1221,15 @@ TEST_F(UserData, NothingCapturedIsInClearTextAtRest) {
       "127.0.0.5", "127.0.0.6",
       // user names ("bob" alone is too short to grep in megabytes of ciphertext), numbers used as users,
       // called numbers, display names
-      "alice", "ursula.kowalski", "4930555123987", "4940111222", "4940111333", "4940777888", "4940222333", "Ursula Kowalski",
-      "Alice A", "Bob B",
+      "alice", "ursula.kowalski", "4930555123987", "4940111222", "4940111333", "4940777888", "4940222333",
+      "Ursula Kowalski", "Alice A", "Bob B",
       // User-Agent strings (and their parsed parts)
       kYealinkUa, kZoiperUa, kGrandstreamUa, "ursula-build", "Yealink", "Grandstream", "GXP2170", "66.86.0.15",
       // MACs, in every spelling the phones used
       kYealinkMac, "001565aabbcc", kGrandstreamMac, "000b82123456",
       // instance URNs, CDR ids, Call-IDs
-      "urn:uuid", aliceCdrs[0]["unique_id"].get<std::string>(),
-      bobCdrs[0]["unique_id"].get<std::string>(), "alice-call-answered", "bob-call-busy"};
+      "urn:uuid", aliceCdrs[0]["unique_id"].get<std::string>(), bobCdrs[0]["unique_id"].get<std::string>(),
+      "alice-call-answered", "bob-call-busy"};
   std::string store = data + "/store";
   ASSERT_TRUE(fs::is_directory(store)) << store;
 
@@ -1261,9 +1269,11 @@ namespace {
 // A whole config whose store lives in `data` (outside the process's own temp dir), so a test can kill sipedge
 // and start another on the same store.
 std::string restartableToml(const std::string& data, int workers, const Pbx& pbx, const std::string& capture = "") {
-  return "[server]\nworkers = " + std::to_string(workers) + "\ndata_dir = \"" + data + "\"\nlog_level = \"info\"\n\n"
+  return "[server]\nworkers = " + std::to_string(workers) + "\ndata_dir = \"" + data +
+         "\"\nlog_level = \"info\"\n\n"
          "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
-         "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" + captureToml(pbx, capture);
+         "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" +
+         captureToml(pbx, capture);
 }
 
 }  // namespace
@@ -1423,7 +1433,9 @@ class ConfigErrors : public ::testing::Test {
     std::ofstream f(path);
     f << "[server]\nworkers = 1\ndata_dir = \"" << data << "\"\n\n[[listen]]\ntransport = \"udp\"\n"
       << "address = \"127.0.0.1\"\nport = 0\n\n[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n"
-      << "[pbx]\ntargets = [\"udp:127.0.0.2:5080\"]\n\n[capture]\n" << capture << "\n[store]\n" << store << "\n";
+      << "[pbx]\ntargets = [\"udp:127.0.0.2:5080\"]\n\n[capture]\n"
+      << capture << "\n[store]\n"
+      << store << "\n";
     return path;
   }
   // Runs sipedge with `path`; it must exit 1 by itself (bounded), naming the problem.
@@ -1512,8 +1524,8 @@ TEST_F(ConfigErrors, WrongKeyFile) {
   auto r = mustFail(config(""));
   EXPECT_NE(r.err.find("does not match"), std::string::npos) << r.err;
   // Looser permissions than 0600 are refused too.
-  fs::permissions(data + "/store.key", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                           fs::perms::others_read);
+  fs::permissions(data + "/store.key",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   r = mustFail(config(""));
   EXPECT_NE(r.err.find("store.key"), std::string::npos) << r.err;
   // A key of the wrong size.
@@ -1586,7 +1598,8 @@ TEST(Stats, EveryUdpMessageIsCountedWithItsForwardingDelay) {
   EXPECT_LE(delays, rx);
   auto counts = s1["udp_forward_delay_us"]["count"];
   EXPECT_LT(counts.back().get<std::uint64_t>() - s0["udp_forward_delay_us"]["count"].back().get<std::uint64_t>(),
-            std::uint64_t{kN}) << "a loopback forward takes less than 50 ms";
+            std::uint64_t{kN})
+      << "a loopback forward takes less than 50 ms";
   EXPECT_GT(s1["udp_forward_delay_us"]["sum"].get<std::uint64_t>(), 0u);
 
   auto users = ctl(data, {"users"});

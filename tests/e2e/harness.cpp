@@ -1,13 +1,10 @@
 #include "harness.h"
 
-#include "proxy/route_token.h"
-
-#include <sodium.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +17,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "proxy/route_token.h"
 
 namespace sipedge::test {
 
@@ -100,8 +99,7 @@ std::optional<std::string> UdpPeer::recv(std::chrono::milliseconds timeout, Addr
   return buf;
 }
 
-std::optional<std::string> UdpPeer::recvSkippingPings(std::chrono::milliseconds timeout, Addr* from,
-                                                      bool answerPings) {
+std::optional<std::string> UdpPeer::recvSkippingPings(std::chrono::milliseconds timeout, Addr* from, bool answerPings) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
@@ -289,7 +287,8 @@ SipedgeProcess::~SipedgeProcess() {
   stop();
   if (!std::getenv("SIPEDGE_KEEP_TEST_DIRS")) {
     std::string cmd = "rm -rf '" + dir_ + "'";
-    if (std::system(cmd.c_str()) != 0) { /* best effort */ }
+    if (std::system(cmd.c_str()) != 0) { /* best effort */
+    }
   }
 }
 
@@ -328,7 +327,9 @@ std::string SipedgeProcess::log() const {
   return ss.str();
 }
 
-std::string dstOf(const SipedgeProcess& p, const std::string& text) { return dstOf(p.dir() + "/data/route.key", text); }
+std::string dstOf(const SipedgeProcess& p, const std::string& text) {
+  return dstOf(p.dir() + "/data/route.key", text);
+}
 
 std::string dstOf(const std::string& keyPath, const std::string& text) {
   auto pos = text.find("dst=");
@@ -390,8 +391,8 @@ std::string pbxToml(const std::vector<std::string>& targets, int intervalMs, int
 std::string build(const Req& r, const Addr& from, const std::string& viaHost) {
   std::string sentBy = viaHost.empty() ? from.hostport() : viaHost;
   std::string m = r.method + " " + r.ruri + " SIP/2.0\r\n";
-  m += "Via: SIP/2.0/" + r.transport + " " + sentBy + ";branch=z9hG4bK" + r.callId + std::to_string(r.cseq) +
-       r.method + ";rport\r\n";
+  m += "Via: SIP/2.0/" + r.transport + " " + sentBy + ";branch=z9hG4bK" + r.callId + std::to_string(r.cseq) + r.method +
+       ";rport\r\n";
   m += "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=" + r.fromTag + "\r\n";
   m += "To: <sip:bob@example.com>" + (r.toTag.empty() ? "" : ";tag=" + r.toTag) + "\r\n";
   m += "Call-ID: " + r.callId + "\r\nCSeq: " + std::to_string(r.cseq) + " " + r.method + "\r\n";
@@ -404,7 +405,9 @@ std::string header(const std::string& msg, const std::string& name) {
   return h.empty() ? "" : h.front();
 }
 
-std::string firstLine(const std::string& msg) { return msg.substr(0, msg.find("\r\n")); }
+std::string firstLine(const std::string& msg) {
+  return msg.substr(0, msg.find("\r\n"));
+}
 
 int statusCode(const std::string& msg) {
   if (msg.rfind("SIP/2.0 ", 0) != 0) return 0;

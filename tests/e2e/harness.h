@@ -78,7 +78,7 @@ class TcpServer {
 };
 
 struct Ports {
-  Addr udp, tcp;                 // first public UDP / TCP listener
+  Addr udp, tcp;                  // first public UDP / TCP listener
   std::vector<Addr> internalUdp;  // per worker
   std::vector<Addr> internalTcp;
 };
@@ -135,7 +135,7 @@ struct Req {
 std::string build(const Req& r, const Addr& from, const std::string& viaHost = "");
 
 // Message helpers.
-std::string header(const std::string& msg, const std::string& name);       // first value, "" if absent
+std::string header(const std::string& msg, const std::string& name);  // first value, "" if absent
 std::vector<std::string> headers(const std::string& msg, const std::string& name);
 std::string firstLine(const std::string& msg);
 int statusCode(const std::string& msg);

@@ -1,11 +1,11 @@
 // End-to-end tests of the proxy: the real binary, real sockets on 127.0.0.x. Phones live on 127.0.0.1,
 // the PBX on 127.0.0.2 (the core zone is recognised by address).
-#include "harness.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <thread>
+
+#include "harness.h"
 
 using namespace sipedge::test;
 
@@ -44,7 +44,8 @@ class ProxyTest : public ::testing::Test {
 
 TEST_F(ProxyTest, AnswersOptionsAddressedToItOverUdp) {
   UdpPeer phone;
-  phone.sendTo(edge->ports().udp, request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "opt1"));
+  phone.sendTo(edge->ports().udp,
+               request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "opt1"));
   auto r = phone.recv();
   ASSERT_TRUE(r);
   EXPECT_EQ(statusCode(*r), 200) << *r;
@@ -59,7 +60,8 @@ TEST_F(ProxyTest, AnswersOptionsAndCrlfKeepaliveOverTcp) {
   ASSERT_TRUE(pong);
   EXPECT_EQ(*pong, "\r\n");
   // A message split across writes is reassembled by Content-Length.
-  std::string m = request("OPTIONS", "sip:" + edge->ports().tcp.hostport() + ";transport=tcp", phone.addr(), "TCP", "opt2");
+  std::string m =
+      request("OPTIONS", "sip:" + edge->ports().tcp.hostport() + ";transport=tcp", phone.addr(), "TCP", "opt2");
   ASSERT_TRUE(phone.send(m.substr(0, 40)));
   std::this_thread::sleep_for(50ms);
   ASSERT_TRUE(phone.send(m.substr(40)));
@@ -113,14 +115,16 @@ TEST_F(ProxyTest, RejectsMaxForwardsZeroWith483) {
 
 TEST_F(ProxyTest, RejectsGarbageWith400AndKeepsServing) {
   UdpPeer phone;
-  phone.sendTo(edge->ports().udp, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\n"
-                                  "From: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  phone.sendTo(edge->ports().udp,
+               "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\n"
+               "From: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
   auto r = phone.recv();
   ASSERT_TRUE(r);
   EXPECT_EQ(statusCode(*r), 400) << *r;
   EXPECT_NE(firstLine(*r).find("To"), std::string::npos) << *r;
   phone.sendTo(edge->ports().udp, std::string("\x01\x02garbage\0\xff", 12));
-  phone.sendTo(edge->ports().udp, request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "opt3"));
+  phone.sendTo(edge->ports().udp,
+               request("OPTIONS", "sip:" + edge->ports().udp.hostport(), phone.addr(), "UDP", "opt3"));
   auto ok = phone.recv();
   ASSERT_TRUE(ok);
   EXPECT_EQ(statusCode(*ok), 200);

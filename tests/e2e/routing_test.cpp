@@ -1,17 +1,16 @@
 // End-to-end routing: Path and Record-Route round trips in both directions, loops, PBX failover, carriers,
 // TCP and IPv6 phones. Phones on 127.0.0.1, PBX on 127.0.0.2 (and 127.0.0.3), a carrier on 127.0.0.4.
-#include "harness.h"
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <csignal>
 #include <thread>
+
+#include "harness.h"
 
 using namespace sipedge::test;
 
@@ -181,8 +180,10 @@ TEST_F(Routing, SecondPbxTakesOverAnd503WhenNoneAnswers) {
       Addr f;
       auto m = pbx2.recv(50ms, &f);
       if (!m) continue;
-      if (m->rfind("OPTIONS", 0) == 0) pbx2.sendTo(f, respond(*m, 200, "OK"));
-      else if (m->rfind("MESSAGE", 0) == 0) atPbx2++;
+      if (m->rfind("OPTIONS", 0) == 0)
+        pbx2.sendTo(f, respond(*m, 200, "OK"));
+      else if (m->rfind("MESSAGE", 0) == 0)
+        atPbx2++;
     }
   });
   std::this_thread::sleep_for(600ms);  // two missed rounds of 100 ms (+80 ms timeout)
@@ -207,8 +208,8 @@ TEST_F(Routing, SecondPbxTakesOverAnd503WhenNoneAnswers) {
 
 TEST_F(Routing, OutboundCallGoesToCarrierAndInboundToPbx) {
   UdpPeer pbx("127.0.0.2"), carrier("127.0.0.4");
-  start(pbxToml({"udp:" + pbx.addr().hostport()}) + "\n[[carrier]]\nname = \"trunk\"\ntarget = \"udp:" +
-        carrier.addr().hostport() + "\"\n");
+  start(pbxToml({"udp:" + pbx.addr().hostport()}) +
+        "\n[[carrier]]\nname = \"trunk\"\ntarget = \"udp:" + carrier.addr().hostport() + "\"\n");
   Req out;
   out.ruri = "sip:+4930123456@" + edge->ports().internalUdp[0].hostport();
   out.callId = "car1";
@@ -285,9 +286,12 @@ TEST_F(Routing, TcpPhoneCallsUdpPbx) {
 TEST_F(Routing, Ipv6PhoneIsServed) {
   UdpPeer pbx("127.0.0.2");
   std::string dir = makeTempDir();
-  std::string toml = "[server]\nworkers = 1\ndata_dir = \"" + dir + "/data\"\n\n[[listen]]\ntransport = \"udp\"\n"
-                     "address = \"::1\"\nport = 0\n\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
-                     "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" + pbxToml({"udp:" + pbx.addr().hostport()});
+  std::string toml =
+      "[server]\nworkers = 1\ndata_dir = \"" + dir +
+      "/data\"\n\n[[listen]]\ntransport = \"udp\"\n"
+      "address = \"::1\"\nport = 0\n\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\nport = 0\n\n"
+      "[internal]\naddress = \"127.0.0.1\"\nport_base = 0\n\n" +
+      pbxToml({"udp:" + pbx.addr().hostport()});
   edge = std::make_unique<SipedgeProcess>(toml, 1, true);
   ASSERT_TRUE(edge->started()) << edge->log();
   int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
@@ -333,8 +337,8 @@ TEST_F(Routing, SigtermStopsCleanly) {
 
 TEST_F(Routing, TwoWorkersHandCarrierResponsesToTheWorkerThatSentTheRequest) {
   UdpPeer pbx("127.0.0.2"), carrier("127.0.0.4");
-  start(pbxToml({"udp:" + pbx.addr().hostport()}) + "\n[[carrier]]\nname = \"trunk\"\ntarget = \"udp:" +
-            carrier.addr().hostport() + "\"\n",
+  start(pbxToml({"udp:" + pbx.addr().hostport()}) +
+            "\n[[carrier]]\nname = \"trunk\"\ntarget = \"udp:" + carrier.addr().hostport() + "\"\n",
         2);
   ASSERT_EQ(edge->ports().internalUdp.size(), 2u);
   const int calls = 20;
@@ -376,8 +380,10 @@ TEST_F(Routing, PhoneCannotForgePbxHealthAnswers) {
       Addr f;
       auto m = pbx2.recv(20ms, &f);
       if (!m) continue;
-      if (m->rfind("OPTIONS", 0) == 0) pbx2.sendTo(f, respond(*m, 200, "OK"));
-      else if (m->rfind("MESSAGE", 0) == 0) atPbx2++;
+      if (m->rfind("OPTIONS", 0) == 0)
+        pbx2.sendTo(f, respond(*m, 200, "OK"));
+      else if (m->rfind("MESSAGE", 0) == 0)
+        atPbx2++;
     }
   });
   std::this_thread::sleep_for(700ms);

@@ -41,15 +41,20 @@ TEST(Config, MinimalHasDefaults) {
 TEST(Config, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(errorOf(std::string(kMinimal) + "[limits]\nmax_message_bytes = 10\n"),
             "test.toml:8: option 'limits.max_message_bytes': must be between 1024 and 65535");
-  EXPECT_EQ(errorOf(std::string(kMinimal) + "[server]\nworker = 2\n"), "test.toml:8: option 'server.worker': unknown option");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "[server]\nworker = 2\n"),
+            "test.toml:8: option 'server.worker': unknown option");
   EXPECT_EQ(errorOf(std::string(kMinimal) + "[server]\nlog_level = \"loud\"\n"),
             "test.toml:8: option 'server.log_level': must be one of error, warn, info, debug");
-  EXPECT_NE(errorOf("[[listen]]\ntransport = \"sctp\"\naddress = \"127.0.0.1\"\n").find("test.toml:2: option 'listen.transport'"),
+  EXPECT_NE(errorOf("[[listen]]\ntransport = \"sctp\"\naddress = \"127.0.0.1\"\n")
+                .find("test.toml:2: option 'listen.transport'"),
             std::string::npos);
-  EXPECT_NE(errorOf("[[listen]]\ntransport = \"udp\"\naddress = \"localhost\"\n").find("not a numeric"), std::string::npos);
-  EXPECT_NE(errorOf("[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\n").find("pbx.targets"), std::string::npos);
-  EXPECT_NE(errorOf(std::string(kMinimal) + "[[carrier]]\nname = \"x\"\ntarget = \"udp:nowhere:1\"\n").find("test.toml:9"),
+  EXPECT_NE(errorOf("[[listen]]\ntransport = \"udp\"\naddress = \"localhost\"\n").find("not a numeric"),
             std::string::npos);
+  EXPECT_NE(errorOf("[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1\"\n").find("pbx.targets"),
+            std::string::npos);
+  EXPECT_NE(
+      errorOf(std::string(kMinimal) + "[[carrier]]\nname = \"x\"\ntarget = \"udp:nowhere:1\"\n").find("test.toml:9"),
+      std::string::npos);
   EXPECT_NE(errorOf("this is = = not toml").find("test.toml:1"), std::string::npos);
 }
 

@@ -1,6 +1,6 @@
-#include "stage_fixture.h"
-
 #include <gtest/gtest.h>
+
+#include "stage_fixture.h"
 
 using namespace sipedge;
 using namespace sipedge::test;

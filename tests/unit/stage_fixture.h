@@ -3,16 +3,16 @@
 // sipedge listens on 198.51.100.1:5060 UDP+TCP, internal 10.0.0.1:5070.
 #pragma once
 
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
 #include "conf/config.h"
 #include "proxy/context.h"
 #include "proxy/route_token.h"
 #include "proxy/stage.h"
 #include "proxy/stages/stages.h"
-
-#include <fstream>
-#include <memory>
-#include <sstream>
-#include <string>
 
 namespace sipedge::test {
 
@@ -23,7 +23,9 @@ inline std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-inline std::string dataFile(const std::string& rel) { return readFile(std::string(SIPEDGE_SOURCE_DIR) + "/tests/data/" + rel); }
+inline std::string dataFile(const std::string& rel) {
+  return readFile(std::string(SIPEDGE_SOURCE_DIR) + "/tests/data/" + rel);
+}
 
 class StageFixture {
  public:
@@ -47,7 +49,8 @@ targets = ["udp:10.0.0.2:5080", "udp:10.0.0.3:5080"]
 [[carrier]]
 name = "trunk"
 target = "udp:203.0.113.9:5060"
-)", "fixture.toml");
+)",
+                            "fixture.toml");
     zones = std::make_unique<proxy::ZoneTable>(*cfg);
     auto ip = [](const char* s) { return boost::asio::ip::make_address(s); };
     pbx = std::make_unique<proxy::PbxHealth>(std::vector<proxy::Endpoint>{
@@ -59,7 +62,8 @@ target = "udp:203.0.113.9:5060"
     key.fill(7);
     tokens = std::make_unique<proxy::RouteToken>(key);
     env.tokens = tokens.get();
-    env.local.publics = {{proxy::Transport::Udp, ip("198.51.100.1"), 5060}, {proxy::Transport::Tcp, ip("198.51.100.1"), 5060}};
+    env.local.publics = {{proxy::Transport::Udp, ip("198.51.100.1"), 5060},
+                         {proxy::Transport::Tcp, ip("198.51.100.1"), 5060}};
     env.local.internalUdp = {proxy::Transport::Udp, ip("10.0.0.1"), 5070};
     env.local.internalTcp = {proxy::Transport::Tcp, ip("10.0.0.1"), 5070};
     env.local.everyInternal = {env.local.internalUdp, env.local.internalTcp};

@@ -1,9 +1,9 @@
 // Each pipeline stage on raw messages from tests/data/msgs, one behaviour per test.
+#include <gtest/gtest.h>
+
 #include "proxy/log.h"
 #include "proxy/sip_util.h"
 #include "stage_fixture.h"
-
-#include <gtest/gtest.h>
 
 using namespace sipedge;
 using namespace sipedge::test;
@@ -17,7 +17,9 @@ std::string replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -103,7 +105,8 @@ TEST(Stages, MaxForwardsMissingIsAddedAndZeroIs483) {
   ASSERT_EQ(r.verdict, Verdict::Stop);
   EXPECT_TRUE(contains(r.reply, "SIP/2.0 483 Too Many Hops\r\n")) << r.reply;
   EXPECT_TRUE(contains(r.reply, "To: <sip:bob@example.com>;tag=")) << r.reply;
-  r = f.run(replace(dataFile("msgs/invite.sip"), "Max-Forwards: 70", "Max-Forwards: 4000000000"), StageFixture::phone());
+  r = f.run(replace(dataFile("msgs/invite.sip"), "Max-Forwards: 70", "Max-Forwards: 4000000000"),
+            StageFixture::phone());
   EXPECT_TRUE(contains(r.forwarded, "Max-Forwards: 69\r\n")) << r.forwarded;
 }
 
@@ -206,19 +209,23 @@ TEST(SipMessageSerialize, KeepsUntouchedHeadersAndCanonicalisesFraming) {
     EXPECT_TRUE(m.valid() && m.serialize(s)) << in;
     return s;
   };
-  std::string resp = "SIP/2.0  200 OK\r\nv: SIP/2.0/UDP a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n"
-                     "f: <sip:a@x>;tag=1\r\nt: <sip:b@y>;tag=2\r\ni: c1\r\nCSeq: 5  MESSAGE\r\nl: 00\r\n\r\n";
+  std::string resp =
+      "SIP/2.0  200 OK\r\nv: SIP/2.0/UDP a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n"
+      "f: <sip:a@x>;tag=1\r\nt: <sip:b@y>;tag=2\r\ni: c1\r\nCSeq: 5  MESSAGE\r\nl: 00\r\n\r\n";
   std::string r = out(resp);
   EXPECT_EQ(r.substr(0, r.find("\r\n")), "SIP/2.0 200 OK");
   EXPECT_NE(r.find("v: SIP/2.0/UDP a.example;branch=z9hG4bK1, SIP/2.0/UDP b.example;branch=z9hG4bK2\r\n"),
-            std::string::npos) << r;
+            std::string::npos)
+      << r;
   EXPECT_NE(r.find("f: <sip:a@x>;tag=1\r\n"), std::string::npos) << r;
   EXPECT_NE(r.find("CSeq: 5 MESSAGE\r\n"), std::string::npos) << r;
   EXPECT_EQ(r.find("00\r\n"), std::string::npos) << r;
-  std::string bare = out("SIP/2.0 200\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
-                         "To: <sip:b@y>\r\nCall-ID: c2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  std::string bare =
+      out("SIP/2.0 200\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
+          "To: <sip:b@y>\r\nCall-ID: c2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(bare.rfind("SIP/2.0 200 ", 0), 0u) << bare;
-  std::string req = out("INVITE  sip:b@y SIP/2.0\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
-                        "To: <sip:b@y>\r\nCall-ID: c3\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+  std::string req =
+      out("INVITE  sip:b@y SIP/2.0\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
+          "To: <sip:b@y>\r\nCall-ID: c3\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(req.substr(0, req.find("\r\n")), "INVITE sip:b@y SIP/2.0");
 }

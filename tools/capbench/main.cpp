@@ -144,12 +144,14 @@ int main(int argc, char** argv) {
     double storeCpu = cpu - (threadCpuSeconds() - p0);
     double bgCpu = rocksdbThreadsCpuSeconds() - r0;  // still running: the store is open until the end of scope
     std::printf(
-        "capbench: %ld events (%ld users, refresh_write_interval %lds) in %.2f s: %.0f records/s, %.2f CPU-s (%.1f us CPU per record), "
+        "capbench: %ld events (%ld users, refresh_write_interval %lds) in %.2f s: %.0f records/s, %.2f CPU-s (%.1f us "
+        "CPU per record), "
         "store side %.1f us CPU per record (writer thread %.1f, RocksDB background %.1f), %llu batches, %llu write "
         "errors, producer waits %ld\n",
-        pushed, users, refreshSeconds, secs, static_cast<double>(pushed) / secs, cpu, cpu * 1e6 / static_cast<double>(pushed),
-        storeCpu * 1e6 / static_cast<double>(pushed), (storeCpu - bgCpu) * 1e6 / static_cast<double>(pushed),
-        bgCpu * 1e6 / static_cast<double>(pushed), static_cast<unsigned long long>(writer.stats().batches.load()),
+        pushed, users, refreshSeconds, secs, static_cast<double>(pushed) / secs, cpu,
+        cpu * 1e6 / static_cast<double>(pushed), storeCpu * 1e6 / static_cast<double>(pushed),
+        (storeCpu - bgCpu) * 1e6 / static_cast<double>(pushed), bgCpu * 1e6 / static_cast<double>(pushed),
+        static_cast<unsigned long long>(writer.stats().batches.load()),
         static_cast<unsigned long long>(writer.stats().writeErrors.load()), spins);
   }
   std::filesystem::remove_all(dir);

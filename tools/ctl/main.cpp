@@ -1,9 +1,6 @@
 // sipedge-ctl: the operator's tool for captured data. Talks to a running sipedge over data_dir/ctl.sock, or,
 // when sipedge is not running, opens the store itself. Prints JSON; exits 0 on success, 1 on an error
 // (explained on stderr), 2 on bad arguments.
-#include "conf/config.h"
-#include "store/admin.h"
-
 #include <sodium.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -16,6 +13,9 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "conf/config.h"
+#include "store/admin.h"
 
 using Json = nlohmann::ordered_json;
 
@@ -122,8 +122,10 @@ int main(int argc, char** argv) {
   } else if (cmd == "export") {
     req["op"] = cmd;
     needAor(1);
-    if (args.size() == 4 && args[2] == "--out") outFile = args[3];
-    else if (args.size() != 2) usage("export USER@TENANT [--out FILE]");
+    if (args.size() == 4 && args[2] == "--out")
+      outFile = args[3];
+    else if (args.size() != 2)
+      usage("export USER@TENANT [--out FILE]");
   } else if (cmd == "erase") {
     req["op"] = cmd;
     needAor(1);

@@ -48,7 +48,8 @@ Dialog::Result Dialog::establish(const SipMessage& ok, std::string_view invite_r
   }
   if (too_many || ok.record_routes.overflow()) return Result::TooLarge;
 
-  std::string_view target = ok.contacts.empty() ? std::string_view{} : parseNameAddr(firstListElement(ok.contacts[0])).uri;
+  std::string_view target =
+      ok.contacts.empty() ? std::string_view{} : parseNameAddr(firstListElement(ok.contacts[0])).uri;
   if (target.empty()) target = invite_ruri;  // a 2xx without Contact is broken; keep the call going anyway
   if (!append(ok.to, to_)) return Result::TooLarge;
 

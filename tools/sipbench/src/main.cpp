@@ -32,7 +32,7 @@ void onSignal(int) {
 }
 
 void installSignals() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = onSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);

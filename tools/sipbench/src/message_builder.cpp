@@ -46,7 +46,17 @@ void RequestBuilder::from(BufWriter& w, const TxnKey& k, uint64_t user) const {
 
 void RequestBuilder::callId(BufWriter& w, const TxnKey& k) const {
   // The local port keeps Call-IDs of concurrent sipbench processes apart.
-  w.put("Call-ID: ").putHex(id_.run_id).put('-').putHex(k.worker).put('-').putHex(k.slot).put('-').putHex(k.gen).put('@').put(id_.local_hostport).crlf();
+  w.put("Call-ID: ")
+      .putHex(id_.run_id)
+      .put('-')
+      .putHex(k.worker)
+      .put('-')
+      .putHex(k.slot)
+      .put('-')
+      .putHex(k.gen)
+      .put('@')
+      .put(id_.local_hostport)
+      .crlf();
 }
 
 void RequestBuilder::invite(BufWriter& w, const TxnKey& k, uint64_t user) const {
@@ -137,7 +147,9 @@ uint64_t stableTag(std::string_view call_id, std::string_view from_tag) {
   return h;
 }
 
-ResponseBuilder::ResponseBuilder(UasIdentity id) : id_(std::move(id)) { sdp_ = makeSdp(id_.local_ip, "sipbench-uas", 50000); }
+ResponseBuilder::ResponseBuilder(UasIdentity id) : id_(std::move(id)) {
+  sdp_ = makeSdp(id_.local_ip, "sipbench-uas", 50000);
+}
 
 void ResponseBuilder::registrarContacts(BufWriter& w, const SipMessage& req) const {
   const uint32_t default_expires = req.expires.value_or(3600);

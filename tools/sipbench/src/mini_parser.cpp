@@ -7,9 +7,13 @@
 namespace sipbench {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // Which of the headers we care about a name denotes. Compact forms (RFC 3261 §7.3.3) included.
 enum class Hdr : uint8_t { Other, Via, From, To, CallId, CSeq, Contact, RecordRoute, Path, Expires, ContentLength };
@@ -17,19 +21,28 @@ enum class Hdr : uint8_t { Other, Via, From, To, CallId, CSeq, Contact, RecordRo
 Hdr classify(std::string_view name) {
   if (name.size() == 1) {
     switch (lower(name[0])) {
-      case 'v': return Hdr::Via;
-      case 'f': return Hdr::From;
-      case 't': return Hdr::To;
-      case 'i': return Hdr::CallId;
-      case 'm': return Hdr::Contact;
-      case 'l': return Hdr::ContentLength;
-      default: return Hdr::Other;
+      case 'v':
+        return Hdr::Via;
+      case 'f':
+        return Hdr::From;
+      case 't':
+        return Hdr::To;
+      case 'i':
+        return Hdr::CallId;
+      case 'm':
+        return Hdr::Contact;
+      case 'l':
+        return Hdr::ContentLength;
+      default:
+        return Hdr::Other;
     }
   }
   // Switch on length first so most names are rejected without a string compare.
   switch (name.size()) {
-    case 2: return iequals(name, "to") ? Hdr::To : Hdr::Other;
-    case 3: return iequals(name, "via") ? Hdr::Via : Hdr::Other;
+    case 2:
+      return iequals(name, "to") ? Hdr::To : Hdr::Other;
+    case 3:
+      return iequals(name, "via") ? Hdr::Via : Hdr::Other;
     case 4:
       if (iequals(name, "from")) return Hdr::From;
       if (iequals(name, "cseq")) return Hdr::CSeq;
@@ -40,9 +53,12 @@ Hdr classify(std::string_view name) {
       if (iequals(name, "contact")) return Hdr::Contact;
       if (iequals(name, "expires")) return Hdr::Expires;
       return Hdr::Other;
-    case 12: return iequals(name, "record-route") ? Hdr::RecordRoute : Hdr::Other;
-    case 14: return iequals(name, "content-length") ? Hdr::ContentLength : Hdr::Other;
-    default: return Hdr::Other;
+    case 12:
+      return iequals(name, "record-route") ? Hdr::RecordRoute : Hdr::Other;
+    case 14:
+      return iequals(name, "content-length") ? Hdr::ContentLength : Hdr::Other;
+    default:
+      return Hdr::Other;
   }
 }
 
@@ -88,14 +104,30 @@ ParseError parseStartLine(std::string_view line, SipMessage& out) {
 
 ParseError applyHeader(Hdr h, std::string_view value, SipMessage& out) {
   switch (h) {
-    case Hdr::Via: out.vias.push(value); break;
-    case Hdr::From: out.from = value; break;
-    case Hdr::To: out.to = value; break;
-    case Hdr::CallId: out.call_id = value; break;
-    case Hdr::Contact: out.contacts.push(value); break;
-    case Hdr::RecordRoute: out.record_routes.push(value); break;
-    case Hdr::Path: out.paths.push(value); break;
-    case Hdr::Expires: out.expires = parseUint(value); break;
+    case Hdr::Via:
+      out.vias.push(value);
+      break;
+    case Hdr::From:
+      out.from = value;
+      break;
+    case Hdr::To:
+      out.to = value;
+      break;
+    case Hdr::CallId:
+      out.call_id = value;
+      break;
+    case Hdr::Contact:
+      out.contacts.push(value);
+      break;
+    case Hdr::RecordRoute:
+      out.record_routes.push(value);
+      break;
+    case Hdr::Path:
+      out.paths.push(value);
+      break;
+    case Hdr::Expires:
+      out.expires = parseUint(value);
+      break;
     case Hdr::CSeq: {
       std::size_t i = 0;
       while (i < value.size() && value[i] >= '0' && value[i] <= '9') ++i;
@@ -114,7 +146,8 @@ ParseError applyHeader(Hdr h, std::string_view value, SipMessage& out) {
       out.content_length = *n;
       break;
     }
-    case Hdr::Other: break;
+    case Hdr::Other:
+      break;
   }
   return ParseError::None;
 }
@@ -165,34 +198,50 @@ Method methodFromToken(std::string_view t) {
     case 8:
       if (t == "REGISTER") return Method::Register;
       break;
-    default: break;
+    default:
+      break;
   }
   return Method::Unknown;
 }
 
 std::string_view methodName(Method m) {
   switch (m) {
-    case Method::Invite: return "INVITE";
-    case Method::Ack: return "ACK";
-    case Method::Bye: return "BYE";
-    case Method::Cancel: return "CANCEL";
-    case Method::Register: return "REGISTER";
-    case Method::Options: return "OPTIONS";
-    case Method::Unknown: break;
+    case Method::Invite:
+      return "INVITE";
+    case Method::Ack:
+      return "ACK";
+    case Method::Bye:
+      return "BYE";
+    case Method::Cancel:
+      return "CANCEL";
+    case Method::Register:
+      return "REGISTER";
+    case Method::Options:
+      return "OPTIONS";
+    case Method::Unknown:
+      break;
   }
   return "UNKNOWN";
 }
 
 std::string_view parseErrorName(ParseError e) {
   switch (e) {
-    case ParseError::None: return "none";
-    case ParseError::Empty: return "empty";
-    case ParseError::BadStartLine: return "bad_start_line";
-    case ParseError::BadHeader: return "bad_header";
-    case ParseError::MissingHeader: return "missing_header";
-    case ParseError::BadCSeq: return "bad_cseq";
-    case ParseError::BadContentLength: return "bad_content_length";
-    case ParseError::Truncated: return "truncated";
+    case ParseError::None:
+      return "none";
+    case ParseError::Empty:
+      return "empty";
+    case ParseError::BadStartLine:
+      return "bad_start_line";
+    case ParseError::BadHeader:
+      return "bad_header";
+    case ParseError::MissingHeader:
+      return "missing_header";
+    case ParseError::BadCSeq:
+      return "bad_cseq";
+    case ParseError::BadContentLength:
+      return "bad_content_length";
+    case ParseError::Truncated:
+      return "truncated";
   }
   return "unknown";
 }

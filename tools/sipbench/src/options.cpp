@@ -15,10 +15,11 @@ T parseNumber(std::string_view name, std::string_view v, T lo, T hi) {
   T out{};
   const auto* end = v.data() + v.size();
   const auto [p, ec] = std::from_chars(v.data(), end, out);
-  if (ec != std::errc{} || p != end || v.empty()) throw UsageError("--" + std::string(name) + ": not a number: '" + std::string(v) + "'");
+  if (ec != std::errc{} || p != end || v.empty())
+    throw UsageError("--" + std::string(name) + ": not a number: '" + std::string(v) + "'");
   if (out < lo || out > hi)
-    throw UsageError("--" + std::string(name) + ": " + std::string(v) + " is out of range [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "]");
+    throw UsageError("--" + std::string(name) + ": " + std::string(v) + " is out of range [" + std::to_string(lo) +
+                     ", " + std::to_string(hi) + "]");
   return out;
 }
 
@@ -26,9 +27,12 @@ T parseNumber(std::string_view name, std::string_view v, T lo, T hi) {
 
 std::string_view scenarioName(Scenario s) {
   switch (s) {
-    case Scenario::Register: return "register";
-    case Scenario::Call: return "call";
-    case Scenario::Options: return "options";
+    case Scenario::Register:
+      return "register";
+    case Scenario::Call:
+      return "call";
+    case Scenario::Options:
+      return "options";
   }
   return "?";
 }
@@ -192,7 +196,8 @@ Options parseOptions(int argc, char** argv) {
   if (o.role == Role::Uac) {
     if (o.target.empty()) throw UsageError("uac needs --target HOST:PORT");
     // Always bounded: a load generator left running by mistake floods whatever it points at.
-    if (o.count == 0 && o.duration_s == 0) throw UsageError("uac needs --count N or --duration S (runs are always bounded)");
+    if (o.count == 0 && o.duration_s == 0)
+      throw UsageError("uac needs --count N or --duration S (runs are always bounded)");
     if (o.duration_s > kMaxDurationS)
       throw UsageError("--duration: at most " + std::to_string(static_cast<int>(kMaxDurationS)) + " s for uac");
     if (o.t2_ms < o.t1_ms) throw UsageError("--t2-ms must be >= --t1-ms");

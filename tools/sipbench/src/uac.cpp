@@ -16,10 +16,14 @@ namespace {
 
 TxnKind kindOf(SlotState st) {
   switch (st) {
-    case SlotState::Register: return TxnKind::Register;
-    case SlotState::Options: return TxnKind::Options;
-    case SlotState::Bye: return TxnKind::Bye;
-    default: return TxnKind::Invite;
+    case SlotState::Register:
+      return TxnKind::Register;
+    case SlotState::Options:
+      return TxnKind::Options;
+    case SlotState::Bye:
+      return TxnKind::Bye;
+    default:
+      return TxnKind::Invite;
   }
 }
 
@@ -37,7 +41,8 @@ UacWorker::UacWorker(const Options& opts, uint32_t index, RunControl& ctl, uint3
       timers_(slots) {}
 
 std::string UacWorker::open() {
-  if (!parseHostPort(opts_.target, target_)) return "--target: expected numeric IPv4 HOST:PORT, got '" + opts_.target + "'";
+  if (!parseHostPort(opts_.target, target_))
+    return "--target: expected numeric IPv4 HOST:PORT, got '" + opts_.target + "'";
   sockaddr_in local{};
   const uint16_t port = opts_.local_port ? static_cast<uint16_t>(opts_.local_port + index_) : 0;
   if (!makeAddr(opts_.local, port, local)) return "--local: expected a numeric IPv4 address, got '" + opts_.local + "'";
@@ -135,9 +140,15 @@ void UacWorker::start(uint32_t idx, uint64_t seq, int64_t now) {
   Slot& s = table_[idx];
   s.user = seq % opts_.users;
   switch (opts_.scenario) {
-    case Scenario::Register: s.state = SlotState::Register; break;
-    case Scenario::Options: s.state = SlotState::Options; break;
-    case Scenario::Call: s.state = SlotState::Invite; break;
+    case Scenario::Register:
+      s.state = SlotState::Register;
+      break;
+    case Scenario::Options:
+      s.state = SlotState::Options;
+      break;
+    case Scenario::Call:
+      s.state = SlotState::Invite;
+      break;
   }
   s.call_start_us = now;
   beginTxn(s, now);
@@ -152,7 +163,7 @@ void UacWorker::beginTxn(Slot& s, int64_t now) {
   s.txn_start_us = now;
   s.provisional = false;
   s.retx_interval_us = t1_us_;
-  s.retx_at_us = now + t1_us_;  // Timer A (INVITE) or E (non-INVITE) starts at T1
+  s.retx_at_us = now + t1_us_;        // Timer A (INVITE) or E (non-INVITE) starts at T1
   s.deadline_us = now + timeout_us_;  // Timer B / F
 }
 
@@ -181,7 +192,8 @@ void UacWorker::sendCurrent(uint32_t idx) {
       break;
     }
     case SlotState::Hold:
-    case SlotState::Free: break;
+    case SlotState::Free:
+      break;
   }
 }
 
@@ -273,7 +285,8 @@ void UacWorker::onDatagram(std::string_view data, int64_t now) {
       if (s->state != SlotState::Bye || msg_.cseq_method != Method::Bye) break;
       onNonInviteResponse(idx, *s, msg_, now);
       return;
-    case TxnPhase::Ack: break;  // ACK gets no response
+    case TxnPhase::Ack:
+      break;  // ACK gets no response
   }
   ++stats_.stray_responses;
 }
@@ -351,7 +364,8 @@ void UacWorker::onNonInviteResponse(uint32_t idx, Slot& s, const SipMessage& m, 
 }
 
 void UacWorker::failStatus(uint32_t idx, int status, int64_t now) {
-  if (status >= 0 && static_cast<std::size_t>(status) < stats_.final_status.size()) ++stats_.final_status[static_cast<std::size_t>(status)];
+  if (status >= 0 && static_cast<std::size_t>(status) < stats_.final_status.size())
+    ++stats_.final_status[static_cast<std::size_t>(status)];
   finish(idx, false, now);
 }
 

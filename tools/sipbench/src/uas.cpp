@@ -118,7 +118,8 @@ void UasWorker::onDatagram(std::string_view data, const sockaddr_in& src) {
       respond(msg_, dest, ni);
       break;
     }
-    case Method::Ack: break;
+    case Method::Ack:
+      break;
   }
 }
 

@@ -93,7 +93,8 @@ TEST(Dialog, NonNumericHostFallsBackToTarget) {
 
 TEST(Dialog, OversizedRouteSetIsRefused) {
   std::string rr;
-  for (int i = 0; i < 15; ++i) rr += "Record-Route: <sip:127.0.0.1:" + std::to_string(5000 + i) + ";lr;" + std::string(100, 'x') + ">\r\n";
+  for (int i = 0; i < 15; ++i)
+    rr += "Record-Route: <sip:127.0.0.1:" + std::to_string(5000 + i) + ";lr;" + std::string(100, 'x') + ">\r\n";
   const std::string ok = okWith(rr + "Contact: <sip:uas@127.0.0.5>\r\n");
   SipMessage m;
   ASSERT_EQ(parseMessage(ok, m), ParseError::None);

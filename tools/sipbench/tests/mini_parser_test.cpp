@@ -91,7 +91,8 @@ TEST(MiniParser, HeaderNamesAreCaseInsensitiveAndFoldedValuesJoin) {
 }
 
 TEST(MiniParser, AcceptsBareLfAndLeadingCrlf) {
-  const std::string msg = "\r\n\r\nBYE sip:x SIP/2.0\nVia: SIP/2.0/UDP h\nFrom: a;tag=1\nTo: b\nCall-ID: c\nCSeq: 2 BYE\n\n";
+  const std::string msg =
+      "\r\n\r\nBYE sip:x SIP/2.0\nVia: SIP/2.0/UDP h\nFrom: a;tag=1\nTo: b\nCall-ID: c\nCSeq: 2 BYE\n\n";
   SipMessage m;
   ASSERT_EQ(parseMessage(msg, m), ParseError::None);
   EXPECT_EQ(m.method, Method::Bye);
@@ -219,9 +220,15 @@ TEST(MiniParser, RandomMutationsNeverCrash) {
       const std::size_t pos = rng() % m.size();
       const char c = kAlphabet[rng() % (sizeof kAlphabet - 1)];
       switch (rng() % 3) {
-        case 0: m[pos] = c; break;
-        case 1: m.insert(m.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
-        default: m.erase(pos, 1 + rng() % 4); break;
+        case 0:
+          m[pos] = c;
+          break;
+        case 1:
+          m.insert(m.begin() + static_cast<std::ptrdiff_t>(pos), c);
+          break;
+        default:
+          m.erase(pos, 1 + rng() % 4);
+          break;
       }
     }
     SipMessage out;
