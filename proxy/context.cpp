@@ -4,14 +4,14 @@
 
 namespace sipedge::proxy {
 
-std::optional<SocketId> SocketId::fromCode(std::uint8_t c, std::size_t listeners, const std::vector<conf::Listen>& l) {
+std::optional<SocketId> SocketId::fromCode(std::uint8_t c, const std::vector<conf::Listen>& l) {
   SocketId s;
   if (c == 0xFE || c == 0xFF) {
     s.kind = Kind::Internal;
     s.transport = c == 0xFE ? Transport::Udp : Transport::Tcp;
     return s;
   }
-  if (c >= listeners) return std::nullopt;
+  if (c >= l.size()) return std::nullopt;
   s.kind = Kind::Public;
   s.index = c;
   s.transport = l[c].transport;
@@ -19,7 +19,7 @@ std::optional<SocketId> SocketId::fromCode(std::uint8_t c, std::size_t listeners
 }
 
 Endpoint LocalSockets::local(const SocketId& s) const {
-  if (s.kind == SocketId::Kind::Public) return publics.at(s.index);
+  if (s.kind == SocketId::Kind::Public && s.index < publics.size()) return publics[s.index];
   return s.transport == Transport::Udp ? internalUdp : internalTcp;
 }
 
@@ -37,10 +37,9 @@ bool LocalSockets::isUs(const url_t* u) const {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   boost::asio::ip::address a;
   if (!parseIp(host, a)) return false;
-  unsigned port = u->url_type == url_sips ? 5061 : 5060;
-  if (u->url_port && *u->url_port) port = static_cast<unsigned>(std::atoi(u->url_port));
-  if (port == 0 || port > 65535) return false;
-  return isUs(a, static_cast<std::uint16_t>(port));
+  std::optional<std::uint16_t> port = u->url_type == url_sips ? 5061 : 5060;
+  if (u->url_port && *u->url_port) port = parsePort(u->url_port);
+  return port && isUs(a, *port);
 }
 
 SocketId LocalSockets::outFor(const Endpoint& target, Zone zone) const {
@@ -70,9 +69,15 @@ int PbxHealth::active() const {
   return -1;
 }
 
-void Context::respond(int status, std::string_view phrase, std::string_view extra) {
+Verdict Context::answer(int status, std::string_view phrase, Reason why, std::string_view extra) {
   reply = makeResponse(m, status, phrase, extra);
   env.counters.localReplies.inc();
+  return {Action::Answer, why};
+}
+
+Verdict Context::answerRaw(int status, std::string_view phrase, Reason why) {
+  reply = makeRawResponse(raw, status, phrase);
+  return {reply.empty() ? Action::Drop : Action::Answer, why};
 }
 
 }  // namespace sipedge::proxy

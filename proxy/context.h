@@ -1,11 +1,13 @@
-// What a pipeline stage sees: the parsed message, where it came from, this worker's sockets, and the decisions
-// the stages have made so far (reply, next hop).
+// What a pipeline stage sees: the message (raw bytes, then parsed), where it came from, this worker's sockets
+// and shared state, and the decisions the stages before it made. Each decision field names the one stage that
+// sets it; proxy/pipeline.cpp runs the stages in that order, so a stage reads only fields set above it.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conf/config.h"
@@ -13,6 +15,7 @@
 #include "endpoint.h"
 #include "route_token.h"
 #include "sip_message.h"
+#include "verdict.h"
 #include "zones.h"
 
 namespace sipedge::capture {
@@ -20,6 +23,9 @@ class WorkerCapture;
 }
 
 namespace sipedge::proxy {
+
+class DialogTable;
+class HealthChecker;
 
 // One of a worker's sockets. Public = an access-facing [[listen]] entry (shared by all workers with
 // SO_REUSEPORT); Internal = this worker's own PBX-facing socket of the given transport.
@@ -31,7 +37,7 @@ struct SocketId {
 
   // Two hex digits in our Via branch, so a response knows which socket to leave by.
   std::uint8_t code() const { return kind == Kind::Public ? index : (transport == Transport::Udp ? 0xFE : 0xFF); }
-  static std::optional<SocketId> fromCode(std::uint8_t c, std::size_t listeners, const std::vector<conf::Listen>& l);
+  static std::optional<SocketId> fromCode(std::uint8_t c, const std::vector<conf::Listen>& listeners);
 };
 
 // The addresses of every socket sipedge holds, as this worker sees them.
@@ -41,6 +47,7 @@ class LocalSockets {
   Endpoint internalUdp, internalTcp;
   std::vector<Endpoint> everyInternal;  // all workers' internal sockets: routes we wrote on any worker are ours
 
+  // The address of socket `s`; an index past the listeners (never made by fromCode) gives the internal socket.
   Endpoint local(const SocketId& s) const;
   // True when the URI's host and port are one of our sockets (any transport).
   bool isUs(const url_t* u) const;
@@ -64,7 +71,7 @@ class PbxHealth {
   std::unique_ptr<std::atomic<bool>[]> up_;
 };
 
-// Everything stages share within one worker; owned by the worker.
+// Everything stages share within one worker; owned by the worker. The pointers are borrowed and outlive it.
 struct WorkerEnv {
   unsigned worker = 0;
   std::shared_ptr<const conf::Config> cfg;
@@ -72,37 +79,54 @@ struct WorkerEnv {
   PbxHealth* pbx = nullptr;
   const RouteToken* tokens = nullptr;
   capture::WorkerCapture* capture = nullptr;  // null when capture is off
+  HealthChecker* health = nullptr;            // worker 0 only: it sends the PBX pings
+  DialogTable* dialogs = nullptr;             // this worker's dialogs
   LocalSockets local;
   Counters counters;
+  std::string wire;  // the encoded message of the one Context in flight (its capacity is kept)
 };
 
 struct Context {
-  Context(SipMessage& msg, const Endpoint& src, SocketId inSock, WorkerEnv& e)
-      : m(msg), source(src), in(inSock), env(e), sourceZone(e.zones->classify(src.addr)) {}
+  // `bytes` must outlive the Context; `passedOn`: another worker received it and handed it here (and counted it).
+  Context(std::string_view bytes, const Endpoint& src, SocketId inSock, WorkerEnv& e, bool passedOn = false)
+      : raw(bytes),
+        source(src),
+        in(inSock),
+        env(e),
+        sourceZone(e.zones->classify(src.addr)),
+        handedOver(passedOn),
+        wire(e.wire) {}
 
-  SipMessage& m;
+  // At receipt.
+  std::string_view raw;
   const Endpoint& source;
   SocketId in;
   WorkerEnv& env;
   Zone sourceZone;
+  bool handedOver;
 
-  // Set by a stage that answers locally; the worker sends it back the way the request came.
-  std::string reply;
-  void respond(int status, std::string_view phrase, std::string_view extra = {});
-
-  // Route pre-processing results.
-  bool poppedOurRoute = false;
-  std::optional<Endpoint> routeDst;  // the access peer named in our own Route/Path (`dst` parameter)
-
-  // Next hop, set by the TargetSelector.
+  // ingress, Parser: the parsed message (invalid before it).
+  SipMessage m;
+  // routing, RouteProcessor: the access peer named in our own Route/Path (`dst` parameter).
+  std::optional<Endpoint> routeDst;
+  // routing, LoopDetector: the loop hash of the request as it will be forwarded (ViaAdder puts it in the branch).
+  std::uint32_t loopHash = 0;
+  // routing, TargetSelector (requests) or ResponseRouter (responses): the next hop and the socket to leave by.
   std::optional<Endpoint> target;
   Zone targetZone = Zone::Access;
   SocketId out;
-  std::uint32_t loopHash = 0;
-  // For responses: the worker that forwarded the request (from our branch); -1 = this one.
-  int ownerWorker = -1;
-  // Why a stage dropped the message without a reply (for debug logs).
-  const char* dropReason = nullptr;
+  // routing, ResponseRouter: the worker that forwarded the request (from our branch).
+  unsigned owner = 0;
+  // The pipeline, after the dialog chain: the bytes as they will leave (egress reads them).
+  std::string& wire;
+
+  // Any stage that answers: the response for the sender.
+  std::string reply;
+  // Builds a response to the parsed request and returns the Answer verdict.
+  Verdict answer(int status, std::string_view phrase, Reason why, std::string_view extra = {});
+  // For the bytes sofia could not parse (RFC 3261 §8.2.6.1): a response built from the raw header lines, or a
+  // drop when they do not look like a request.
+  Verdict answerRaw(int status, std::string_view phrase, Reason why);
 };
 
 }  // namespace sipedge::proxy

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "verdict.h"
+
 namespace sipedge::proxy {
 
 // A counter its owner bumps without a locked instruction; readers on other threads see a recent value.
@@ -40,7 +42,8 @@ class Counter {
   X(tcpAccepted, "TCP connections accepted")                         \
   X(tcpRejected, "TCP connections refused (limit)")                  \
   X(tcpIdleClosed, "TCP connections closed for idleness")            \
-  X(tcpFramingErrors, "TCP streams closed for bad framing")
+  X(tcpFramingErrors, "TCP streams closed for bad framing")          \
+  X(internalErrors, "messages or handlers lost to an unexpected exception")
 
 // Upper bounds (µs) of the forwarding-delay buckets; one more bucket holds everything above the last.
 inline constexpr std::array<std::uint32_t, 18> kDelayBoundsUs{25,  50,   75,   100,  150,  200,  300,   400,   500,
@@ -72,6 +75,8 @@ struct Counters {
   // the receive round that handled it has left in sendmmsg. Covers the wait for the worker (run queue, earlier
   // messages of the batch) and the handling itself.
   DelayHistogram udpDelay;
+  // Every verdict other than Continue, by reason (proxy/verdict.h), counted by the chain that reached it.
+  std::array<Counter, kReasonCount> verdicts;
 };
 
 }  // namespace sipedge::proxy

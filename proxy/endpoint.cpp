@@ -46,17 +46,6 @@ std::string Endpoint::text() const {
   return std::string(conf::transportName(transport)) + ":" + hostport();
 }
 
-bool parseEndpoint(std::string_view s, Endpoint& out) {
-  auto t = conf::parseTarget(s);
-  if (!t) return false;
-  boost::system::error_code ec;
-  out.addr = boost::asio::ip::make_address(t->address, ec);
-  if (ec) return false;
-  out.transport = t->transport;
-  out.port = t->port;
-  return true;
-}
-
 std::size_t EndpointHash::operator()(const Endpoint& e) const noexcept {
   std::size_t h = std::hash<unsigned>()(static_cast<unsigned>(e.transport) << 16 | e.port);
   if (e.addr.is_v4()) return h ^ (std::hash<unsigned>()(e.addr.to_v4().to_uint()) * 31);

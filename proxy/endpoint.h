@@ -27,7 +27,6 @@ struct Endpoint {
 std::string hostText(const boost::asio::ip::address& a);  // brackets around IPv6
 std::string ipText(const boost::asio::ip::address& a);    // no brackets
 void appendIp(std::string& out, const boost::asio::ip::address& a);
-bool parseEndpoint(std::string_view s, Endpoint& out);  // inverse of text()
 
 struct EndpointHash {
   std::size_t operator()(const Endpoint& e) const noexcept;

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "branch.h"
 #include "log.h"
 #include "sip_util.h"
 #include "worker.h"
@@ -32,9 +33,8 @@ void HealthChecker::round() {
     out.kind = SocketId::Kind::Internal;
     out.transport = targets[i].transport;
     Endpoint local = w_.env_.local.local(out);
-    std::string branch(kPingBranchPrefix);
-    appendHex(branch, i, 2);
-    appendHex(branch, seq_, 8);
+    std::string branch;
+    PingBranch{static_cast<std::uint8_t>(i), seq_}.appendTo(branch);
     std::string t = targets[i].hostport();
     std::string tp = targets[i].transport == Transport::Tcp ? ";transport=tcp" : "";
     std::string msg =
@@ -66,13 +66,11 @@ void HealthChecker::judge() {
 
 bool HealthChecker::onResponse(const SipMessage& m, const Endpoint& src, SocketId in) {
   const sip_via_t* v = m.sip()->sip_via;
-  if (!v || !v->v_branch || std::strncmp(v->v_branch, kPingBranchPrefix.data(), kPingBranchPrefix.size()) != 0)
-    return false;
-  const char* p = v->v_branch + kPingBranchPrefix.size();
-  if (std::strlen(p) != 10) return true;
-  unsigned idx = static_cast<unsigned>(std::strtoul(std::string(p, 2).c_str(), nullptr, 16));
-  auto seq = static_cast<std::uint32_t>(std::strtoul(p + 2, nullptr, 16));
-  if (idx >= failures_.size() || seq != seq_) return true;  // late answer to an old round
+  if (!v || !PingBranch::looksLike(v->v_branch)) return false;
+  auto b = PingBranch::parse(v->v_branch);
+  if (!b) return true;
+  unsigned idx = b->target;
+  if (idx >= failures_.size() || b->round != seq_) return true;  // late answer to an old round
   if (in.kind != SocketId::Kind::Internal || src.addr != health_.targets()[idx].addr) return true;
   answered_[idx] = true;
   failures_[idx] = 0;

@@ -17,8 +17,6 @@ class SipMessage {
   bool valid() const { return msg_ != nullptr && sip_ != nullptr; }
   bool isRequest() const { return valid() && sip_->sip_request != nullptr; }
   bool isResponse() const { return valid() && sip_->sip_status != nullptr; }
-  // True when sofia flagged a header it could not parse.
-  bool hasErrors() const { return valid() && (sip_->sip_error != nullptr || msg_has_error(msg_.get())); }
 
   msg_t* msg() const { return msg_.get(); }
   sip_t* sip() const { return sip_; }

@@ -34,7 +34,7 @@ bool parseIp(std::string_view s, boost::asio::ip::address& out) {
   return !ec;
 }
 
-static std::optional<std::uint16_t> parsePort(const char* p) {
+std::optional<std::uint16_t> parsePort(const char* p) {
   if (!p || !*p) return std::nullopt;
   unsigned v = 0;
   auto end = p + std::strlen(p);

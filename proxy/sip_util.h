@@ -47,10 +47,8 @@ std::optional<Transport> viaTransport(const sip_via_t* v);
 
 std::string_view transportUpper(Transport t);  // "UDP" / "TCP"
 
-// The sent-by of a Via equals one of our sockets, and its branch is one we wrote.
-constexpr std::string_view kBranchPrefix = "z9hG4bKse";
-constexpr std::string_view kPingBranchPrefix = "z9hG4bKsehc";
-
 bool parseIp(std::string_view s, boost::asio::ip::address& out);
+// A port number, strictly: 1-65535, digits only. nullopt for anything else (null, empty, "0", "5060x").
+std::optional<std::uint16_t> parsePort(const char* p);
 
 }  // namespace sipedge::proxy

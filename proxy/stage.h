@@ -1,5 +1,8 @@
-// The pipeline: a chain of small stages, each with one job, each returning Continue or Stop (it replied or
-// dropped). Stages never block and never do disk or DNS I/O.
+// What a pipeline stage is and what it may decide. A stage has one job; it looks at the message in its Context,
+// may edit it, and returns a Verdict: go on, answer (ctx.reply holds the response), drop, or hand the message to
+// the worker that owns its transaction. Every verdict but Continue carries a Reason, which the chain counts per
+// worker (stats "verdicts"), so each refusal and drop is explainable. Stages never block and never do disk or DNS
+// I/O. proxy/pipeline.cpp builds the chains, in one visible order.
 #pragma once
 
 #include <memory>
@@ -10,38 +13,44 @@
 
 namespace sipedge::proxy {
 
-enum class Verdict : std::uint8_t { Continue, Stop };
-
 class Stage {
  public:
   virtual ~Stage() = default;
+  // Short and stable: it is shown by `sipedge --check-config FILE -v`.
   virtual std::string_view name() const = 0;
-  virtual Verdict onRequest(Context&) { return Verdict::Continue; }
-  virtual Verdict onResponse(Context&) { return Verdict::Continue; }
+  // Before the parse: ctx.raw holds the received bytes, ctx.m is not yet valid. Only ingress stages see this.
+  virtual Verdict onReceived(Context&) { return Verdict::next(); }
+  virtual Verdict onRequest(Context&) { return Verdict::next(); }
+  virtual Verdict onResponse(Context&) { return Verdict::next(); }
 };
 
-class Pipeline {
+// An ordered list of stages; the first verdict other than Continue ends the run and is counted.
+class Chain {
  public:
+  explicit Chain(std::string_view name = {}) : name_(name) {}
   void add(std::unique_ptr<Stage> s) { stages_.push_back(std::move(s)); }
-  Verdict request(Context& ctx) const {
-    for (auto& s : stages_)
-      if (s->onRequest(ctx) == Verdict::Stop) return Verdict::Stop;
-    return Verdict::Continue;
-  }
-  Verdict response(Context& ctx) const {
-    for (auto& s : stages_)
-      if (s->onResponse(ctx) == Verdict::Stop) return Verdict::Stop;
-    return Verdict::Continue;
-  }
+  Verdict received(Context& ctx) const { return run(ctx, &Stage::onReceived); }
+  Verdict request(Context& ctx) const { return run(ctx, &Stage::onRequest); }
+  Verdict response(Context& ctx) const { return run(ctx, &Stage::onResponse); }
+  // The request or the response hook, by what ctx.m is.
+  Verdict message(Context& ctx) const { return ctx.m.isRequest() ? request(ctx) : response(ctx); }
+  std::string_view name() const { return name_; }
   const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }
 
  private:
+  Verdict run(Context& ctx, Verdict (Stage::*hook)(Context&)) const {
+    for (const auto& s : stages_) {
+      Verdict v = ((*s).*hook)(ctx);
+      if (v.action != Action::Continue) {
+        ctx.env.counters.verdicts[static_cast<std::size_t>(v.reason)].inc();
+        return v;
+      }
+    }
+    return Verdict::next();
+  }
+
+  std::string_view name_;
   std::vector<std::unique_ptr<Stage>> stages_;
 };
-
-// The standard request chain (sanity → local answers → hop limits → routing → target → record-route).
-Pipeline makeRequestPipeline();
-// The standard response chain (sanity → our Via → next Via).
-Pipeline makeResponsePipeline();
 
 }  // namespace sipedge::proxy

@@ -22,7 +22,15 @@ nlohmann::ordered_json statsJson(const std::vector<const Counters*>& perWorker) 
     count.push_back(n);
   }
   for (const Counters* c : perWorker) sum += c->udpDelay.sumUs();
-  return {{"counters", counters}, {"udp_forward_delay_us", {{"le", le}, {"count", count}, {"sum", sum}}}};
+  nlohmann::ordered_json verdicts = nlohmann::ordered_json::object();
+  for (std::size_t r = 1; r < kReasonCount; ++r) {  // 0 is "none", which no verdict carries
+    std::uint64_t n = 0;
+    for (const Counters* c : perWorker) n += c->verdicts[r].get();
+    verdicts[std::string(kReasonNames[r])] = n;
+  }
+  return {{"counters", counters},
+          {"verdicts", verdicts},
+          {"udp_forward_delay_us", {{"le", le}, {"count", count}, {"sum", sum}}}};
 }
 
 }  // namespace sipedge::proxy

@@ -9,8 +9,9 @@
 
 namespace sipedge::proxy {
 
-// {"counters": {name: n, ...}, "udp_forward_delay_us": {"le": [bounds..., null], "count": [per bucket], "sum": µs}}
-// "le" is each bucket's upper bound in µs (null: above the last bound); "count" is not cumulative.
+// {"counters": {name: n, ...}, "verdicts": {reason: n, ...}, "udp_forward_delay_us": {"le": [bounds..., null], "count":
+// [per bucket], "sum": µs}} "le" is each bucket's upper bound in µs (null: above the last bound); "count" is not
+// cumulative.
 nlohmann::ordered_json statsJson(const std::vector<const Counters*>& perWorker);
 
 }  // namespace sipedge::proxy

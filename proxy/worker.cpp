@@ -11,7 +11,6 @@
 #include "health.h"
 #include "log.h"
 #include "sip_util.h"
-#include "stages/stages.h"
 
 namespace sipedge::proxy {
 
@@ -146,10 +145,7 @@ void TcpConn::close() {
 
 Worker::Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx,
                const RouteToken& tokens)
-    : id_(id),
-      requests_(makeRequestPipeline()),
-      responses_(makeResponsePipeline()),
-      rx_(new std::array<char, 65536>[kBatch]) {
+    : id_(id), pipeline_(Pipeline::build(*cfg)), rx_(new std::array<char, 65536>[kBatch]) {
   env_.worker = id;
   env_.cfg = std::move(cfg);
   env_.zones = &zones;
@@ -258,6 +254,7 @@ void Worker::start() {
   if (id_ == 0) {
     health_ = std::make_unique<HealthChecker>(*this, *env_.pbx);
     health_->start();
+    env_.health = health_.get();
   }
   if (env_.capture) {
     captureTimer_ = std::make_unique<asio::steady_timer>(ioc_);
@@ -266,9 +263,26 @@ void Worker::start() {
   thread_ = std::thread([this] {
     // Named, so top -H, perf and the benchmarks can tell workers from the writer.
     ::pthread_setname_np(::pthread_self(), ("se-worker-" + std::to_string(id_)).substr(0, 15).c_str());
-    auto guard = asio::make_work_guard(ioc_);
-    ioc_.run();
+    run();
   });
+}
+
+void Worker::run() {
+  auto guard = asio::make_work_guard(ioc_);
+  // Handlers catch what they can (onMessage drops the message); anything that still escapes one is logged and
+  // counted, and the worker keeps serving rather than taking the process down.
+  for (;;) {
+    try {
+      ioc_.run();
+      return;
+    } catch (const std::exception& e) {
+      env_.counters.internalErrors.inc();
+      SE_ERROR("w%u: unexpected error in a handler: %s", id_, e.what());
+    } catch (...) {
+      env_.counters.internalErrors.inc();
+      SE_ERROR("w%u: unexpected error in a handler", id_);
+    }
+  }
 }
 
 void Worker::stop() {
@@ -481,124 +495,44 @@ void Worker::sendBack(const Endpoint& src, SocketId in, TcpConn* conn, std::stri
   send(in, src, std::move(data));
 }
 
-void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, SocketId in, TcpConn* conn) {
-  env_.counters.rxPackets.inc();
-  const auto& cfg = *env_.cfg;
-  // UDP keep-alives (CRLF, or a lone NUL some phones send): nothing to answer.
-  std::size_t blank = 0;
-  while (blank < len && (data[blank] == '\r' || data[blank] == '\n' || data[blank] == '\0' || data[blank] == ' '))
-    ++blank;
-  if (blank == len) {
-    env_.counters.keepalives.inc();
+void Worker::onMessage(const char* data, std::size_t len, const Endpoint& src, SocketId in, TcpConn* conn,
+                       bool handedOver) {
+  if (!handedOver) env_.counters.rxPackets.inc();
+  Context ctx(std::string_view(data, len), src, in, env_, handedOver);
+  Verdict v;
+  try {
+    v = pipeline_.process(ctx);
+  } catch (const std::exception& e) {  // allocation failure, or a bug: lose this message, not the socket
+    env_.counters.internalErrors.inc();
+    SE_ERROR("w%u: message from %s dropped: %s", id_, src.text().c_str(), e.what());
     return;
   }
-  std::string_view raw(data, len);
-  if (len > cfg.maxMessageBytes) {
-    env_.counters.tooLarge.inc();
-    std::string r = makeRawResponse(raw, 513, "Message Too Large");
-    if (!r.empty()) sendBack(src, in, conn, std::move(r));
-    return;
-  }
-  auto headerEnd = raw.find("\r\n\r\n");
-  // A datagram without the empty line after its headers is truncated (RFC 3261 §7): it cannot be forwarded
-  // intact. TCP framing already guarantees the empty line.
-  std::string_view head = raw.substr(0, headerEnd == std::string_view::npos ? len : headerEnd);
-  if (head.size() > cfg.maxHeaderBytes) {
-    env_.counters.tooLarge.inc();
-    std::string r = makeRawResponse(raw, 513, "Message Too Large");
-    if (!r.empty()) sendBack(src, in, conn, std::move(r));
-    return;
-  }
-  // Raw NUL or bare CR/LF inside the header block can smuggle headers past other parsers: never forward them.
-  bool smuggled = headerEnd == std::string_view::npos || head.find('\0') != std::string_view::npos;
-  // Every LF follows a CR and every CR precedes an LF: jump from one to the next with memchr, not byte by byte.
-  for (std::size_t i = head.find('\n'); !smuggled && i != std::string_view::npos; i = head.find('\n', i + 1))
-    smuggled = i == 0 || head[i - 1] != '\r';
-  for (std::size_t i = head.find('\r'); !smuggled && i != std::string_view::npos; i = head.find('\r', i + 1))
-    smuggled = i + 1 >= head.size() || head[i + 1] != '\n';
-  SipMessage m;
-  if (!smuggled) m = SipMessage::parse(data, len);
-  if (!m.valid() || smuggled) {
-    env_.counters.parseErrors.inc();
-    const char* why = headerEnd == std::string_view::npos ? "Incomplete Message"
-                      : smuggled                          ? "Bad Header Line"
-                                                          : "Bad Request";
-    std::string r = makeRawResponse(raw, 400, why);
-    if (!r.empty()) {
-      env_.counters.badRequests.inc();
-      sendBack(src, in, conn, std::move(r));
-    } else {
-      env_.counters.droppedResponses.inc();
-    }
-    return;
-  }
-  if (m.isRequest()) {
-    env_.counters.rxRequests.inc();
-    handleRequest(m, src, in, conn);
-  } else {
-    env_.counters.rxResponses.inc();
-    handleResponse(m, data, len, src, in);
+  switch (v.action) {
+    case Action::Continue:
+      (ctx.m.isRequest() ? env_.counters.forwardedRequests : env_.counters.forwardedResponses).inc();
+      send(ctx.out, *ctx.target, ctx.wire);
+      return;
+    case Action::Answer:
+      sendBack(src, in, conn, std::move(ctx.reply));
+      return;
+    case Action::HandOver:
+      handOver(ctx.owner, data, len, src, in);
+      return;
+    case Action::Drop:
+      if (log::enabled(conf::LogLevel::Debug))
+        SE_DEBUG("w%u dropped a message from %s: %s", id_, src.text().c_str(),
+                 std::string(reasonName(v.reason)).c_str());
+      return;
   }
 }
 
-void Worker::handleRequest(SipMessage& m, const Endpoint& src, SocketId in, TcpConn* conn) {
-  Context ctx(m, src, in, env_);
-  if (log::enabled(conf::LogLevel::Debug)) {
-    SE_DEBUG("w%u rx request %s from %s (%s)", id_, m.sip()->sip_request->rq_method_name, src.text().c_str(),
-             std::string(zoneName(ctx.sourceZone)).c_str());
-  }
-  if (requests_.request(ctx) == Verdict::Stop) {
-    if (!ctx.reply.empty()) {
-      // ACK never gets a response.
-      if (m.sip()->sip_request->rq_method != sip_method_ack) sendBack(src, in, conn, std::move(ctx.reply));
-    }
-    return;
-  }
-  Endpoint local = env_.local.local(ctx.out);
-  std::string via = "SIP/2.0/";
-  via += transportUpper(ctx.target->transport);
-  via += ' ';
-  via += local.hostport();
-  via += ";branch=";
-  via += computeBranch(ctx);
-  if (!m.insert(sip_via_class, via) || !m.serialize(scratch_)) {
-    env_.counters.sendErrors.inc();
-    return;
-  }
-  if (log::enabled(conf::LogLevel::Debug)) {
-    SE_DEBUG("w%u -> %s:\n%s", id_, ctx.target->text().c_str(), log::maskNumbers(scratch_).c_str());
-  }
-  env_.counters.forwardedRequests.inc();
-  send(ctx.out, *ctx.target, scratch_);
-}
-
-void Worker::handleResponse(SipMessage& m, const char* data, std::size_t len, const Endpoint& src, SocketId in) {
-  if (health_ && health_->onResponse(m, src, in)) return;
-  Context ctx(m, src, in, env_);
-  if (log::enabled(conf::LogLevel::Debug)) {
-    SE_DEBUG("w%u rx response %d %s from %s", id_, m.status(),
-             m.sip()->sip_cseq ? m.sip()->sip_cseq->cs_method_name : "?", src.text().c_str());
-  }
-  if (responses_.response(ctx) == Verdict::Stop) {
-    if (ctx.dropReason) SE_DEBUG("w%u dropped response from %s: %s", id_, src.text().c_str(), ctx.dropReason);
-    return;
-  }
-  if (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != id_ && peers_ &&
-      static_cast<std::size_t>(ctx.ownerWorker) < peers_->size()) {
-    // The transaction belongs to another worker (it may hold the TCP connection or dialog state).
-    env_.counters.crossWorker.inc();
-    Worker* owner = (*peers_)[static_cast<std::size_t>(ctx.ownerWorker)].get();
-    asio::post(owner->ioc(), [owner, bytes = std::string(data, len), src, in] {
-      owner->onMessage(bytes.data(), bytes.size(), src, in, nullptr);
-    });
-    return;
-  }
-  if (!m.serialize(scratch_)) {
-    env_.counters.sendErrors.inc();
-    return;
-  }
-  env_.counters.forwardedResponses.inc();
-  send(ctx.out, *ctx.target, scratch_);
+void Worker::handOver(unsigned owner, const char* data, std::size_t len, const Endpoint& src, SocketId in) {
+  if (!peers_ || owner >= peers_->size()) return;
+  env_.counters.crossWorker.inc();
+  Worker* w = (*peers_)[owner].get();
+  asio::post(w->ioc(), [w, bytes = std::string(data, len), src, in] {
+    w->onMessage(bytes.data(), bytes.size(), src, in, nullptr, true);
+  });
 }
 
 }  // namespace sipedge::proxy

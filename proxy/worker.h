@@ -4,7 +4,7 @@
 
 #include "context.h"
 #include "framer.h"
-#include "stage.h"
+#include "pipeline.h"
 
 // clang-format off
 #include <utility>  // boost 1.74 asio uses std::exchange without including it
@@ -79,8 +79,10 @@ class Worker {
   boost::asio::io_context& ioc() { return ioc_; }
   const WorkerEnv& env() const { return env_; }
 
-  // Handles one complete message from any transport. `conn` is the TCP connection it came on, if any.
-  void onMessage(const char* data, std::size_t len, const Endpoint& src, SocketId in, TcpConn* conn);
+  // Runs one complete message from any transport through the pipeline and sends what it decided. `conn` is the
+  // TCP connection it came on, if any; `handedOver`: another worker received it (and counted it).
+  void onMessage(const char* data, std::size_t len, const Endpoint& src, SocketId in, TcpConn* conn,
+                 bool handedOver = false);
   // Sends bytes from socket `out` to `dst`; over TCP on the connection to `dst`, opened if needed.
   void send(SocketId out, const Endpoint& dst, std::string_view data);
   void connClosed(TcpConn* c, bool idle);
@@ -105,8 +107,8 @@ class Worker {
   void bindTcp(TcpListener& l, Endpoint& ep, bool reusePort);
   void readUdp(UdpSock& u);
   void acceptTcp(TcpListener& l);
-  void handleRequest(SipMessage& m, const Endpoint& src, SocketId in, TcpConn* conn);
-  void handleResponse(SipMessage& m, const char* data, std::size_t len, const Endpoint& src, SocketId in);
+  void handOver(unsigned owner, const char* data, std::size_t len, const Endpoint& src, SocketId in);
+  void run();
   void sendBack(const Endpoint& src, SocketId in, TcpConn* conn, std::string data);
   UdpSock* udpFor(SocketId s);
   void flushUdp();
@@ -125,7 +127,7 @@ class Worker {
   unsigned id_;
   boost::asio::io_context ioc_{1};
   WorkerEnv env_;
-  Pipeline requests_, responses_;
+  Pipeline pipeline_;
   std::vector<std::unique_ptr<UdpSock>> publicUdp_;  // index = listener index (null for TCP listeners)
   std::vector<std::unique_ptr<TcpListener>> publicTcp_;
   std::unique_ptr<UdpSock> internalUdp_;
@@ -136,7 +138,6 @@ class Worker {
   std::unique_ptr<boost::asio::steady_timer> captureTimer_;
   void captureHousekeeping();
   std::thread thread_;
-  std::string scratch_;
   static constexpr std::size_t kBatch = 16;
   std::unique_ptr<std::array<char, 65536>[]> rx_;
 

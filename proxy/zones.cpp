@@ -24,7 +24,10 @@ static boost::asio::ip::address normalize(const boost::asio::ip::address& a) {
 ZoneTable::ZoneTable(const conf::Config& c) {
   for (auto& t : c.pbx) core_.push_back(boost::asio::ip::make_address(t.address));
   for (auto& s : c.coreTrusted) core_.push_back(boost::asio::ip::make_address(s));
-  for (auto& k : c.carriers) carriers_.push_back(boost::asio::ip::make_address(k.target.address));
+  for (auto& k : c.carriers) {
+    carriers_.push_back(boost::asio::ip::make_address(k.target.address));
+    carrierTargets_.push_back({k.target.transport, carriers_.back(), k.target.port});
+  }
 }
 
 Zone ZoneTable::classify(const boost::asio::ip::address& raw) const {

@@ -28,13 +28,6 @@ class KeyCodec {
 
   explicit KeyCodec(const KeyRing& k) : k_(k) {}
 
-  std::string tenantPrefix(const std::string& tenant) const {
-    std::string out;
-    out.reserve(1 + KeyRing::kHashSize);
-    out.push_back(kKeyVersion);
-    k_.appendHash(&out, 'T', {tenant});
-    return out;
-  }
   std::string userPrefix(const std::string& tenant, const std::string& user) const {
     std::string out;
     out.reserve(kUserPrefixSize + KeyRing::kHashSize + 8);  // room for the row part appended by the writer

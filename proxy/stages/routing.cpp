@@ -1,5 +1,9 @@
+// The routing chain, apart from the target choice and Record-Route (target.cpp): local answers, hop limit,
+// loops, the route set, our Via, and where a response goes.
 #include <cstring>
 
+#include "proxy/branch.h"
+#include "proxy/health.h"
 #include "proxy/sip_util.h"
 #include "stages.h"
 
@@ -29,49 +33,42 @@ Verdict RouteProcessor::onRequest(Context& ctx) {
     while (last->r_next) last = last->r_next;
     sip_request_t* rq = sip_request_create(ctx.m.home(), sip->sip_request->rq_method, sip->sip_request->rq_method_name,
                                            reinterpret_cast<url_string_t const*>(last->r_url), nullptr);
-    if (!rq) {
-      ctx.respond(500, "Server Internal Error");
-      return Verdict::Stop;
-    }
+    if (!rq) return ctx.answer(500, "Server Internal Error", Reason::InternalError);
     msg_header_replace(ctx.m.msg(), reinterpret_cast<msg_pub_t*>(sip),
                        reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
     msg_header_remove(ctx.m.msg(), reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(last));
-    ctx.poppedOurRoute = true;
   }
   while (sip->sip_route && ctx.env.local.isUs(sip->sip_route->r_url)) {
     keepDst(ctx, sip->sip_route->r_url);
     sip_route_remove(ctx.m.msg(), sip);
-    ctx.poppedOurRoute = true;
   }
-  return Verdict::Continue;
+  return Verdict::next();
 }
 
 Verdict LocalResponder::onRequest(Context& ctx) {
   sip_t* sip = ctx.m.sip();
-  if (sip->sip_request->rq_method != sip_method_options) return Verdict::Continue;
-  if (!hasNoFurtherRoute(ctx) || !ctx.env.local.isUs(sip->sip_request->rq_url)) return Verdict::Continue;
-  ctx.respond(200, "OK",
-              "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, MESSAGE, "
-              "UPDATE, PRACK\r\nAccept: application/sdp\r\nSupported: path\r\n");
-  return Verdict::Stop;
+  if (sip->sip_request->rq_method != sip_method_options) return Verdict::next();
+  if (!hasNoFurtherRoute(ctx) || !ctx.env.local.isUs(sip->sip_request->rq_url)) return Verdict::next();
+  return ctx.answer(200, "OK", Reason::OptionsAnswered,
+                    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, MESSAGE, "
+                    "UPDATE, PRACK\r\nAccept: application/sdp\r\nSupported: path\r\n");
 }
 
 Verdict HopLimiter::onRequest(Context& ctx) {
   sip_t* sip = ctx.m.sip();
   if (!sip->sip_max_forwards) {
     ctx.m.insert(sip_max_forwards_class, "70");
-    return Verdict::Continue;
+    return Verdict::next();
   }
   if (sip->sip_max_forwards->mf_count == 0) {
     ctx.env.counters.tooManyHops.inc();
-    ctx.respond(483, "Too Many Hops");
-    return Verdict::Stop;
+    return ctx.answer(483, "Too Many Hops", Reason::TooManyHops);
   }
   unsigned long n = sip->sip_max_forwards->mf_count;
   if (n > 70) n = 70;  // a hostile peer's 2^31 hops cannot keep a loop alive
   sip->sip_max_forwards->mf_count = n - 1;
   msg_fragment_clear(sip->sip_max_forwards->mf_common);
-  return Verdict::Continue;
+  return Verdict::next();
 }
 
 std::uint32_t loopHash(const SipMessage& m) {
@@ -93,44 +90,67 @@ std::uint32_t loopHash(const SipMessage& m) {
   return static_cast<std::uint32_t>(h.value() ^ (h.value() >> 32));
 }
 
-std::string computeBranch(const Context& ctx) {
-  const sip_t* sip = ctx.m.sip();
-  const sip_via_t* v = sip->sip_via;
-  Fnv64 tx;
-  if (v->v_branch && std::strncmp(v->v_branch, "z9hG4bK", 7) == 0) {
-    tx.add(v->v_branch).add(v->v_host).add(v->v_port);
-  } else {  // RFC 2543 peer: derive the transaction from what identifies it
-    tx.add(sip->sip_call_id->i_id).add(sip->sip_from->a_tag);
-    tx.add(static_cast<std::uint64_t>(sip->sip_cseq->cs_seq)).add(v->v_host).add(v->v_port);
-  }
-  std::string b(kBranchPrefix);
-  b.reserve(b.size() + 28);
-  appendHex(b, ctx.env.worker, 2);
-  appendHex(b, ctx.in.code(), 2);
-  appendHex(b, tx.value(), 16);
-  appendHex(b, ctx.loopHash, 8);
-  return b;
-}
-
 Verdict LoopDetector::onRequest(Context& ctx) {
   ctx.loopHash = loopHash(ctx.m);
-  char mine[9];
-  std::snprintf(mine, sizeof mine, "%08x", ctx.loopHash);
-  const std::size_t len = kBranchPrefix.size() + 4 + 16 + 8;
   for (const sip_via_t* v = ctx.m.sip()->sip_via; v; v = v->v_next) {
-    if (!v->v_branch || std::strlen(v->v_branch) != len ||
-        std::strncmp(v->v_branch, kBranchPrefix.data(), kBranchPrefix.size()) != 0)
-      continue;
-    if (std::strcmp(v->v_branch + len - 8, mine) != 0) continue;
-    boost::asio::ip::address a;
-    unsigned port = v->v_port ? static_cast<unsigned>(std::atoi(v->v_port)) : 5060;
-    if (v->v_host && parseIp(v->v_host, a) && ctx.env.local.isUs(a, static_cast<std::uint16_t>(port))) {
+    auto b = ourVia(v, ctx.env.local);
+    if (b && b->loop == ctx.loopHash) {
       ctx.env.counters.loops.inc();
-      ctx.respond(482, "Loop Detected");
-      return Verdict::Stop;
+      return ctx.answer(482, "Loop Detected", Reason::Loop);
     }
   }
-  return Verdict::Continue;
+  return Verdict::next();
+}
+
+Verdict ViaAdder::onRequest(Context& ctx) {
+  Branch b;
+  b.worker = static_cast<std::uint8_t>(ctx.env.worker);
+  b.socket = ctx.in.code();
+  b.transaction = transactionHash(ctx.m.sip());
+  b.loop = ctx.loopHash;
+  std::string via = "SIP/2.0/";
+  via += transportUpper(ctx.target->transport);
+  via += ' ';
+  via += ctx.env.local.local(ctx.out).hostport();
+  via += ";branch=";
+  b.appendTo(via);
+  if (!ctx.m.insert(sip_via_class, via)) {
+    ctx.env.counters.sendErrors.inc();
+    return Verdict::drop(Reason::EncodeFailed);
+  }
+  return Verdict::next();
+}
+
+Verdict PingAnswers::onResponse(Context& ctx) {
+  if (ctx.env.health && ctx.env.health->onResponse(ctx.m, ctx.source, ctx.in)) return Verdict::drop(Reason::PingAnswer);
+  return Verdict::next();
+}
+
+Verdict ResponseRouter::onResponse(Context& ctx) {
+  sip_t* sip = ctx.m.sip();
+  auto drop = [&](Reason why) {
+    ctx.env.counters.droppedResponses.inc();
+    return Verdict::drop(why);
+  };
+  const sip_via_t* v = sip->sip_via;
+  auto b = ourVia(v, ctx.env.local);
+  if (!b) return drop(Reason::NotOurs);
+  auto sock = SocketId::fromCode(b->socket, ctx.env.cfg->listen);
+  if (!sock || !v->v_next) return drop(Reason::NoNextHop);
+  auto next = viaEndpoint(v->v_next);
+  if (!next) return drop(Reason::NoNextHop);
+  // The transaction belongs to another worker (it may hold the TCP connection or dialog state). A branch naming
+  // a worker this process does not have (an earlier run with more workers) is handled here.
+  if (b->worker != ctx.env.worker && b->worker < ctx.env.cfg->workers) {
+    ctx.owner = b->worker;
+    return {Action::HandOver, Reason::HandOver};
+  }
+  sip_via_remove(ctx.m.msg(), sip);
+  ctx.target = *next;
+  ctx.targetZone = ctx.env.zones->classify(next->addr);
+  ctx.out = *sock;
+  if (sock->transport != next->transport) ctx.out = ctx.env.local.outFor(*next, ctx.targetZone);
+  return Verdict::next();
 }
 
 }  // namespace sipedge::proxy

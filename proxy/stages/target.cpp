@@ -1,4 +1,4 @@
-#include "capture_tap.h"
+// The routing chain's choice of next hop (TargetSelector) and the routes sipedge writes (RecordRouter).
 #include "proxy/sip_util.h"
 #include "stages.h"
 
@@ -10,20 +10,11 @@ Verdict toPbx(Context& ctx) {
   int i = ctx.env.pbx->active();
   if (i < 0) {
     ctx.env.counters.noPbx.inc();
-    ctx.respond(503, "Service Unavailable", "Retry-After: 5\r\n");
-    return Verdict::Stop;
+    return ctx.answer(503, "Service Unavailable", Reason::NoPbx, "Retry-After: 5\r\n");
   }
   ctx.target = ctx.env.pbx->targets()[static_cast<std::size_t>(i)];
   ctx.targetZone = Zone::Core;
-  return Verdict::Continue;
-}
-
-Endpoint carrierEndpoint(const conf::Carrier& c) {
-  Endpoint e;
-  e.transport = c.target.transport;
-  e.addr = boost::asio::ip::make_address(c.target.address);
-  e.port = c.target.port;
-  return e;
+  return Verdict::next();
 }
 
 // Sends the request to a next hop that is a strict router: the Request-URI goes to the end of the Route set
@@ -46,24 +37,21 @@ Verdict toRouteSet(Context& ctx) {
   sip_t* sip = ctx.m.sip();
   auto e = uriEndpoint(sip->sip_route->r_url);
   if (!e) {
-    ctx.respond(478, "Unresolvable Destination");
-    return Verdict::Stop;
+    return ctx.answer(478, "Unresolvable Destination", Reason::Unresolvable);
   }
   if (!url_has_param(sip->sip_route->r_url, "lr") && !strictRouteRewrite(ctx)) {
-    ctx.respond(500, "Server Internal Error");
-    return Verdict::Stop;
+    return ctx.answer(500, "Server Internal Error", Reason::InternalError);
   }
   ctx.target = *e;
   ctx.targetZone = ctx.env.zones->classify(e->addr);
-  return Verdict::Continue;
+  return Verdict::next();
 }
 
 }  // namespace
 
 Verdict TargetSelector::onRequest(Context& ctx) {
   sip_t* sip = ctx.m.sip();
-  const auto& cfg = *ctx.env.cfg;
-  Verdict v = Verdict::Continue;
+  Verdict v = Verdict::next();
   if (ctx.sourceZone == Zone::Core) {
     if (ctx.routeDst) {  // a phone, reached through the Path or Record-Route we wrote
       ctx.target = *ctx.routeDst;
@@ -74,17 +62,17 @@ Verdict TargetSelector::onRequest(Context& ctx) {
       auto e = uriEndpoint(sip->sip_request->rq_url);
       int k = e ? ctx.env.zones->carrierIndex(e->addr) : -1;
       if (k >= 0) {
-        ctx.target = carrierEndpoint(cfg.carriers[static_cast<std::size_t>(k)]);
+        ctx.target = ctx.env.zones->carrierTargets()[static_cast<std::size_t>(k)];
         ctx.targetZone = Zone::Carrier;
       } else if (e && !ctx.env.local.isUs(sip->sip_request->rq_url)) {
         ctx.target = *e;
         ctx.targetZone = ctx.env.zones->classify(e->addr);
-      } else if (!cfg.carriers.empty()) {  // addressed to sipedge: an outbound call for the default trunk
-        ctx.target = carrierEndpoint(cfg.carriers.front());
+      } else if (!ctx.env.zones->carrierTargets()
+                      .empty()) {  // addressed to sipedge: an outbound call for the default trunk
+        ctx.target = ctx.env.zones->carrierTargets().front();
         ctx.targetZone = Zone::Carrier;
       } else {
-        ctx.respond(404, "Not Found");
-        return Verdict::Stop;
+        return ctx.answer(404, "Not Found", Reason::NotFound);
       }
     }
   } else {
@@ -92,17 +80,16 @@ Verdict TargetSelector::onRequest(Context& ctx) {
     if (sip->sip_route) {
       auto e = uriEndpoint(sip->sip_route->r_url);
       if (!e || ctx.env.zones->classify(e->addr) != Zone::Core) {
-        ctx.respond(403, "Forbidden");
-        return Verdict::Stop;
+        return ctx.answer(403, "Forbidden", Reason::Forbidden);
       }
       v = toRouteSet(ctx);
     } else {
       v = toPbx(ctx);
     }
   }
-  if (v == Verdict::Stop) return v;
+  if (!v.proceeds()) return v;
   ctx.out = ctx.env.local.outFor(*ctx.target, ctx.targetZone);
-  return Verdict::Continue;
+  return Verdict::next();
 }
 
 namespace {
@@ -142,88 +129,19 @@ Verdict RecordRouter::onRequest(Context& ctx) {
   if (sip->sip_request->rq_method == sip_method_register) {
     if (ctx.sourceZone == Zone::Access &&
         !ctx.m.insert(sip_path_class, ourUri(ctx, ctx.env.local.local(ctx.out), accessPeer))) {
-      ctx.respond(500, "Server Internal Error");
-      return Verdict::Stop;
+      return ctx.answer(500, "Server Internal Error", Reason::InternalError);
     }
-    return Verdict::Continue;
+    return Verdict::next();
   }
-  if (!createsDialog(sip)) return Verdict::Continue;
+  if (!createsDialog(sip)) return Verdict::next();
   Endpoint in = ctx.env.local.local(ctx.in);
   Endpoint out = ctx.env.local.local(ctx.out);
   bool ok = ctx.m.insert(sip_record_route_class, ourUri(ctx, in, accessPeer));
   if (ok && !(in == out)) ok = ctx.m.insert(sip_record_route_class, ourUri(ctx, out, accessPeer));
   if (!ok) {
-    ctx.respond(500, "Server Internal Error");
-    return Verdict::Stop;
+    return ctx.answer(500, "Server Internal Error", Reason::InternalError);
   }
-  return Verdict::Continue;
-}
-
-Verdict ResponseRouter::onResponse(Context& ctx) {
-  sip_t* sip = ctx.m.sip();
-  auto drop = [&](const char* why) {
-    ctx.env.counters.droppedResponses.inc();
-    ctx.dropReason = why;
-    return Verdict::Stop;
-  };
-  if (!sip->sip_via || !sip->sip_cseq || !sip->sip_call_id || !sip->sip_from || !sip->sip_to)
-    return drop("missing mandatory header");
-  const sip_status_t* st = sip->sip_status;
-  if (!st->st_version || std::strcmp(st->st_version, "SIP/2.0") != 0 || st->st_status < 100 || st->st_status > 699)
-    return drop("bad status line");
-  if (sip->sip_error || msg_has_error(ctx.m.msg())) return drop("unparseable header");
-  const sip_via_t* v = sip->sip_via;
-  const std::size_t len = kBranchPrefix.size() + 4 + 16 + 8;
-  if (!v->v_branch || std::strlen(v->v_branch) != len ||
-      std::strncmp(v->v_branch, kBranchPrefix.data(), kBranchPrefix.size()) != 0)
-    return drop("top Via branch is not ours");
-  boost::asio::ip::address a;
-  unsigned port = v->v_port ? static_cast<unsigned>(std::atoi(v->v_port)) : 5060;
-  if (!v->v_host || !parseIp(v->v_host, a) || !ctx.env.local.isUs(a, static_cast<std::uint16_t>(port)))
-    return drop("top Via sent-by is not ours");
-  auto hex2 = [](const char* p) {
-    auto nibble = [](char c) -> unsigned {
-      if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
-      if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
-      if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
-      return 0;
-    };
-    return nibble(p[0]) << 4 | nibble(p[1]);
-  };
-  unsigned worker = hex2(v->v_branch + kBranchPrefix.size());
-  unsigned code = hex2(v->v_branch + kBranchPrefix.size() + 2);
-  auto sock = SocketId::fromCode(static_cast<std::uint8_t>(code), ctx.env.cfg->listen.size(), ctx.env.cfg->listen);
-  if (!sock || !v->v_next) return drop("no Via to forward to");
-  auto next = viaEndpoint(v->v_next);
-  if (!next) return drop("next Via is not a numeric udp/tcp address");
-  sip_via_remove(ctx.m.msg(), sip);
-  ctx.target = *next;
-  ctx.targetZone = ctx.env.zones->classify(next->addr);
-  ctx.out = *sock;
-  if (sock->transport != next->transport) ctx.out = ctx.env.local.outFor(*next, ctx.targetZone);
-  ctx.ownerWorker = static_cast<int>(worker);
-  return Verdict::Continue;
-}
-
-Pipeline makeRequestPipeline() {
-  Pipeline p;
-  p.add(std::make_unique<RequestSanity>());
-  p.add(std::make_unique<NatFixer>());
-  p.add(std::make_unique<RouteProcessor>());
-  p.add(std::make_unique<LocalResponder>());
-  p.add(std::make_unique<HopLimiter>());
-  p.add(std::make_unique<LoopDetector>());
-  p.add(std::make_unique<TargetSelector>());
-  p.add(std::make_unique<RecordRouter>());
-  p.add(std::make_unique<CaptureTap>());
-  return p;
-}
-
-Pipeline makeResponsePipeline() {
-  Pipeline p;
-  p.add(std::make_unique<ResponseRouter>());
-  p.add(std::make_unique<CaptureTap>());
-  return p;
+  return Verdict::next();
 }
 
 }  // namespace sipedge::proxy

@@ -20,7 +20,7 @@ const char* kOptions =
 TEST(Pipeline, OptionsToUsAnswered200WithReceivedAndRport) {
   StageFixture f;
   auto r = f.run(kOptions, StageFixture::phone());
-  ASSERT_EQ(r.verdict, proxy::Verdict::Stop);
+  ASSERT_EQ(r.verdict, proxy::Action::Answer);
   EXPECT_NE(r.reply.find("SIP/2.0 200 OK\r\n"), std::string::npos) << r.reply;
   EXPECT_NE(r.reply.find("Via: SIP/2.0/UDP 192.168.1.5:5062;branch=z9hG4bKopt1;rport=5062;received=192.0.2.10\r\n"),
             std::string::npos)

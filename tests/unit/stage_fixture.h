@@ -1,4 +1,4 @@
-// Runs pipeline stages on raw messages without sockets: a WorkerEnv with fixed addresses.
+// Runs the pipeline, or one stage, on raw messages without sockets: a WorkerEnv with fixed addresses.
 // Phones are 192.0.2.x (access), the PBX is 10.0.0.2:5080 (core), a carrier is 203.0.113.9 (carrier);
 // sipedge listens on 198.51.100.1:5060 UDP+TCP, internal 10.0.0.1:5070.
 #pragma once
@@ -10,8 +10,8 @@
 
 #include "conf/config.h"
 #include "proxy/context.h"
+#include "proxy/pipeline.h"
 #include "proxy/route_token.h"
-#include "proxy/stage.h"
 #include "proxy/stages/stages.h"
 
 namespace sipedge::test {
@@ -67,37 +67,60 @@ target = "udp:203.0.113.9:5060"
     env.local.internalUdp = {proxy::Transport::Udp, ip("10.0.0.1"), 5070};
     env.local.internalTcp = {proxy::Transport::Tcp, ip("10.0.0.1"), 5070};
     env.local.everyInternal = {env.local.internalUdp, env.local.internalTcp};
-    requests = proxy::makeRequestPipeline();
-    responses = proxy::makeResponsePipeline();
+    pipeline = proxy::Pipeline::build(*cfg);
   }
 
   struct Result {
-    proxy::Verdict verdict;
+    proxy::Action verdict = proxy::Action::Drop;
+    proxy::Reason reason = proxy::Reason::None;
     std::string reply;      // local response, if any
-    std::string forwarded;  // the message as it would leave (without the Via the worker adds)
+    std::string forwarded;  // the message as it would leave (with our Via on a request)
     std::optional<proxy::Endpoint> target;
     proxy::Zone targetZone = proxy::Zone::Access;
     bool parsed = false;
   };
 
-  Result run(const std::string& raw, const proxy::Endpoint& src) {
-    Result r;
-    auto m = proxy::SipMessage::parse(raw.data(), raw.size());
-    r.parsed = m.valid();
-    if (!m.valid()) return r;
+  // The socket a message from `src` arrives on: the public UDP or TCP listener, or the internal socket for the PBX.
+  proxy::SocketId inFor(const proxy::Endpoint& src) const {
     proxy::SocketId in;
     in.kind = proxy::SocketId::Kind::Public;
     in.index = src.transport == proxy::Transport::Tcp ? 1 : 0;
     in.transport = src.transport;
     if (zones->classify(src.addr) == proxy::Zone::Core) in.kind = proxy::SocketId::Kind::Internal;
-    proxy::Context ctx(m, src, in, env);
-    r.verdict = m.isRequest() ? requests.request(ctx) : responses.response(ctx);
+    return in;
+  }
+
+  // The whole pipeline, as the worker runs it.
+  Result run(const std::string& raw, const proxy::Endpoint& src) {
+    Result r;
+    proxy::Context ctx(raw, src, inFor(src), env);
+    proxy::Verdict v = pipeline.process(ctx);
+    r.verdict = v.action;
+    r.reason = v.reason;
+    r.parsed = ctx.m.valid();
     r.reply = ctx.reply;
     r.target = ctx.target;
     r.targetZone = ctx.targetZone;
-    if (r.verdict == proxy::Verdict::Continue) m.serialize(r.forwarded);
+    if (v.action == proxy::Action::Continue) r.forwarded = ctx.wire;
     return r;
   }
+
+  // A message parsed into a Context, for one stage at a time: `ctx` is what the Parser stage would hand on.
+  struct Parsed {
+    Parsed(StageFixture& f, std::string text, const proxy::Endpoint& from)
+        : raw(std::move(text)), src(from), ctx(raw, src, f.inFor(src), f.env) {
+      ctx.m = proxy::SipMessage::parse(raw.data(), raw.size());
+    }
+    // The message as it would be encoded now.
+    std::string encoded() {
+      std::string out;
+      ctx.m.serialize(out);
+      return out;
+    }
+    std::string raw;
+    proxy::Endpoint src;
+    proxy::Context ctx;
+  };
 
   // A test message with every "@DST@" replaced by a sealed token for `e` (default: the phone 192.0.2.10:5062).
   std::string withDst(std::string m) const { return withDst(std::move(m), phone()); }
@@ -125,7 +148,7 @@ target = "udp:203.0.113.9:5060"
   std::unique_ptr<proxy::PbxHealth> pbx;
   std::unique_ptr<proxy::RouteToken> tokens;
   proxy::WorkerEnv env;
-  proxy::Pipeline requests, responses;
+  proxy::Pipeline pipeline;
 };
 
 }  // namespace sipedge::test

@@ -1,10 +1,10 @@
-#include "capture_tap.h"
-
+// The dialog chain: what follows calls and registrations once the next hop is known.
 #include <chrono>
 #include <cstring>
 
 #include "capture/worker_capture.h"
 #include "proxy/sip_util.h"
+#include "stages.h"
 
 namespace sipedge::proxy {
 
@@ -87,7 +87,7 @@ std::string callerIdOf(const sip_from_t* f) {
 
 Verdict CaptureTap::onRequest(Context& ctx) {
   capture::WorkerCapture* cap = ctx.env.capture;
-  if (!cap || !ctx.target) return Verdict::Continue;
+  if (!cap || !ctx.target) return Verdict::next();
   sip_t* sip = ctx.m.sip();
   capture::Millis now = nowMs();
   switch (sip->sip_request->rq_method) {
@@ -141,17 +141,15 @@ Verdict CaptureTap::onRequest(Context& ctx) {
     default:
       break;
   }
-  return Verdict::Continue;
+  return Verdict::next();
 }
 
 Verdict CaptureTap::onResponse(Context& ctx) {
   capture::WorkerCapture* cap = ctx.env.capture;
-  // A response for another worker's transaction is recorded there, after the hand-over.
-  if (!cap || (ctx.ownerWorker >= 0 && static_cast<unsigned>(ctx.ownerWorker) != ctx.env.worker))
-    return Verdict::Continue;
+  if (!cap) return Verdict::next();
   sip_t* sip = ctx.m.sip();
   int status = ctx.m.status();
-  if (status < 200) return Verdict::Continue;
+  if (status < 200) return Verdict::next();
   capture::Millis now = nowMs();
   if (sip->sip_cseq->cs_method == sip_method_register) {
     static thread_local capture::RegisterAnswered a;  // reused per worker: its strings keep their capacity
@@ -177,7 +175,7 @@ Verdict CaptureTap::onResponse(Context& ctx) {
     cap->calls.onResponse(r, closed);
     cap->emitClosed(closed);
   }
-  return Verdict::Continue;
+  return Verdict::next();
 }
 
 }  // namespace sipedge::proxy
