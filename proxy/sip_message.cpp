@@ -1,13 +1,31 @@
 #include "sip_message.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <optional>
 
 namespace sipedge::proxy {
 
+namespace {
+
+// sofia's SIP parser with the identity headers of RFC 3325 (P-Asserted-Identity, P-Preferred-Identity) and
+// Remote-Party-ID as typed headers, so stages find and strip them by class; Privacy (RFC 3323) is in sofia's
+// default set already. Made once, on first use (a function-local static: thread-safe).
+msg_mclass_t const* sipClass() {
+  static msg_mclass_t const* const mc = [] {
+    msg_mclass_t* m = sip_extend_mclass(nullptr);
+    if (m) sip_update_default_mclass(m);
+    return m ? m : sip_default_mclass();
+  }();
+  return mc;
+}
+
+}  // namespace
+
 void sofiaInit() {
   su_init();
+  sipClass();
 }
 
 namespace {
@@ -80,7 +98,7 @@ SipMessage SipMessage::parse(const char* data, std::size_t len) {
   // MSG_DO_EXTRACT_COPY keeps each header's received text, so serialize() copies the headers no stage touched
   // byte for byte instead of printing every header again (and a proxy should not rewrite what it did not change).
   if (len == 0) return m;
-  msg_t* raw = msg_create(sip_default_mclass(), MSG_DO_EXTRACT_COPY);
+  msg_t* raw = msg_create(sipClass(), MSG_DO_EXTRACT_COPY);
   if (!raw) return m;
   m.msg_.reset(raw);
   // msg_make() preloads the message's home with len + 1 KiB, which the receive buffer mostly takes, so the
@@ -109,10 +127,87 @@ bool SipMessage::serialize(std::string& out) {
   return true;
 }
 
-bool SipMessage::insert(msg_hclass_t* hc, const std::string& value) {
-  msg_header_t* h = msg_header_make(home(), hc, value.c_str());
+msg_header_t* SipMessage::find(msg_hclass_t* hc) const {
+  return valid() ? msg_header_access(pub(), hc) : nullptr;
+}
+
+bool SipMessage::insert(msg_hclass_t* hc, std::string_view value) {
+  std::string v(value);  // sofia wants a terminated string
+  msg_header_t* h = msg_header_make(home(), hc, v.c_str());
+  return h && msg_header_insert(msg(), pub(), h) == 0;
+}
+
+bool SipMessage::add(msg_hclass_t* hc, std::string_view value) {
+  std::string v(value);
+  return msg_header_add_make(msg(), pub(), hc, v.c_str()) == 0;
+}
+
+bool SipMessage::replace(msg_hclass_t* hc, std::string_view value) {
+  std::string v(value);
+  msg_header_t* h = msg_header_make(home(), hc, v.c_str());
   if (!h) return false;
-  return msg_header_insert(msg_.get(), reinterpret_cast<msg_pub_t*>(sip_), h) == 0;
+  remove(hc);
+  return msg_header_add_dup(msg(), pub(), h) == 0;
+}
+
+std::size_t SipMessage::remove(msg_hclass_t* hc) {
+  std::size_t n = 0;
+  while (removeFirst(hc)) ++n;
+  return n;
+}
+
+bool SipMessage::removeFirst(msg_hclass_t* hc) {
+  msg_header_t* h = find(hc);
+  return h && msg_header_remove(msg(), pub(), h) == 0;
+}
+
+namespace {
+
+bool sameName(const char* a, std::string_view b) {
+  if (!a || std::strlen(a) != b.size()) return false;
+  for (std::size_t i = 0; i < b.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+}  // namespace
+
+const sip_unknown_t* SipMessage::findUnknown(std::string_view name) const {
+  for (const sip_unknown_t* u = valid() ? sip_->sip_unknown : nullptr; u; u = u->un_next)
+    if (sameName(u->un_name, name)) return u;
+  return nullptr;
+}
+
+bool SipMessage::addUnknown(std::string_view name, std::string_view value) {
+  std::string line(name);
+  line += ": ";
+  line += value;
+  return msg_header_add_make(msg(), pub(), sip_unknown_class, line.c_str()) == 0;
+}
+
+std::size_t SipMessage::removeUnknown(std::string_view name) {
+  std::size_t n = 0;
+  while (const sip_unknown_t* u = findUnknown(name)) {
+    if (!remove(const_cast<sip_unknown_t*>(u))) break;
+    ++n;
+  }
+  return n;
+}
+
+bool SipMessage::setParam(msg_header_t* h, std::string_view param) {
+  // sofia keeps the parameter pointer: the text must live in the message's home.
+  char* p = su_strndup(home(), param.data(), static_cast<isize_t>(param.size()));
+  if (!p || msg_header_replace_param(home(), h->sh_common, p) < 0) return false;
+  msg_fragment_clear(h->sh_common);
+  return true;
+}
+
+bool SipMessage::setRequestUri(const url_t* u) {
+  sip_request_t* old = sip_->sip_request;
+  sip_request_t* rq = sip_request_create(home(), old->rq_method, old->rq_method_name,
+                                         reinterpret_cast<const url_string_t*>(u), nullptr);
+  return rq && msg_header_replace(msg(), pub(), reinterpret_cast<msg_header_t*>(old),
+                                  reinterpret_cast<msg_header_t*>(rq)) == 0;
 }
 
 namespace {

@@ -1,4 +1,6 @@
-// A parsed SIP message: sofia's msg_t/sip_t behind a small, owning handle.
+// A parsed SIP message: sofia's msg_t/sip_t behind a small, owning handle, with the header edits stages make.
+// Every edit marks what it changed, so serialize() prints that header again and copies the rest as received:
+// stages never touch sofia's fragments (msg_fragment_clear) or cast between its header types.
 #pragma once
 
 #include <string>
@@ -28,10 +30,52 @@ class SipMessage {
   // Encodes the message; unchanged headers are copied as received. Returns false if sofia cannot encode it.
   bool serialize(std::string& out);
 
-  // Prepends a header parsed from text (e.g. "Via", "SIP/2.0/UDP ..."). Returns false on a parse failure.
-  bool insert(msg_hclass_t* hc, const std::string& value);
+  // ---- Known headers: `hc` is a sofia header class (sip_via_class, sip_route_class, and the extension classes
+  // sofiaInit registers: sip_p_asserted_identity_class, sip_p_preferred_identity_class,
+  // sip_remote_party_id_class; Privacy is built in). Values are parsed from text; false when sofia cannot.
+
+  // The first header of class `hc`, or null.
+  msg_header_t* find(msg_hclass_t* hc) const;
+  // Before the others of its kind (Via, Record-Route, Path, ...).
+  bool insert(msg_hclass_t* hc, std::string_view value);
+  // Where sofia puts a header of its kind: after the others, but before them for the kinds that stack (Via,
+  // Record-Route: use insert for those, to say so).
+  bool add(msg_hclass_t* hc, std::string_view value);
+  // Every header of class `hc` replaced by one with `value`.
+  bool replace(msg_hclass_t* hc, std::string_view value);
+  // Removes every header of class `hc`; returns how many there were.
+  std::size_t remove(msg_hclass_t* hc);
+  // Removes the first header of class `hc` (the top Via, the first Route); false when there is none.
+  bool removeFirst(msg_hclass_t* hc);
+  // Removes the one header `h` of this message.
+  template <typename H>
+  bool remove(H* h) {
+    return h && msg_header_remove(msg(), pub(), reinterpret_cast<msg_header_t*>(h)) == 0;
+  }
+
+  // ---- Headers sofia does not know (History-Info, Diversion, ...), by name, case-insensitively.
+  const sip_unknown_t* findUnknown(std::string_view name) const;
+  bool addUnknown(std::string_view name, std::string_view value);
+  std::size_t removeUnknown(std::string_view name);
+
+  // ---- Edits inside one parsed header.
+  // Sets parameter "name=value" (or a flag "name") on `h`, replacing one of the same name.
+  template <typename H>
+  bool setParam(H* h, std::string_view param) {
+    return h && setParam(reinterpret_cast<msg_header_t*>(h), param);
+  }
+  // After a stage changed fields of `h` directly (mf_count, ...): prints it again.
+  template <typename H>
+  static void changed(H* h) {
+    if (h) msg_fragment_clear(reinterpret_cast<msg_header_t*>(h)->sh_common);
+  }
+  // The Request-Line with Request-URI `u` (copied), same method and version.
+  bool setRequestUri(const url_t* u);
 
  private:
+  bool setParam(msg_header_t* h, std::string_view param);
+  msg_pub_t* pub() const { return reinterpret_cast<msg_pub_t*>(sip_); }
+
   MsgPtr msg_;
   sip_t* sip_ = nullptr;
 };

@@ -184,16 +184,11 @@ Verdict NatFixer::onRequest(Context& ctx) {
   if (v->v_host && parseIp(v->v_host, a)) hostIsSource = a == ctx.source.addr;
   // RFC 3581 §4: with rport, received is always added.
   if (v->v_rport || ctx.source.transport == Transport::Tcp) {  // TCP: rport names the connection
-    std::string rport = "rport=" + std::to_string(ctx.source.port);
-    // sofia keeps the parameter pointer: the text must live in the message's home.
-    msg_header_replace_param(ctx.m.home(), v->v_common, su_strdup(ctx.m.home(), rport.c_str()));
-    msg_header_replace_param(ctx.m.home(), v->v_common, su_strdup(ctx.m.home(), ("received=" + ip).c_str()));
+    ctx.m.setParam(v, "rport=" + std::to_string(ctx.source.port));
+    ctx.m.setParam(v, "received=" + ip);
   } else if (!hostIsSource) {
-    msg_header_replace_param(ctx.m.home(), v->v_common, su_strdup(ctx.m.home(), ("received=" + ip).c_str()));
-  } else {
-    return Verdict::next();
+    ctx.m.setParam(v, "received=" + ip);
   }
-  msg_fragment_clear(v->v_common);
   return Verdict::next();
 }
 

@@ -31,16 +31,12 @@ Verdict RouteProcessor::onRequest(Context& ctx) {
     keepDst(ctx, ruri);
     sip_route_t* last = sip->sip_route;
     while (last->r_next) last = last->r_next;
-    sip_request_t* rq = sip_request_create(ctx.m.home(), sip->sip_request->rq_method, sip->sip_request->rq_method_name,
-                                           reinterpret_cast<url_string_t const*>(last->r_url), nullptr);
-    if (!rq) return ctx.answer(500, "Server Internal Error", Reason::InternalError);
-    msg_header_replace(ctx.m.msg(), reinterpret_cast<msg_pub_t*>(sip),
-                       reinterpret_cast<msg_header_t*>(sip->sip_request), reinterpret_cast<msg_header_t*>(rq));
-    msg_header_remove(ctx.m.msg(), reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(last));
+    if (!ctx.m.setRequestUri(last->r_url) || !ctx.m.remove(last))
+      return ctx.answer(500, "Server Internal Error", Reason::InternalError);
   }
   while (sip->sip_route && ctx.env.local.isUs(sip->sip_route->r_url)) {
     keepDst(ctx, sip->sip_route->r_url);
-    sip_route_remove(ctx.m.msg(), sip);
+    ctx.m.removeFirst(sip_route_class);
   }
   return Verdict::next();
 }
@@ -67,7 +63,7 @@ Verdict HopLimiter::onRequest(Context& ctx) {
   unsigned long n = sip->sip_max_forwards->mf_count;
   if (n > 70) n = 70;  // a hostile peer's 2^31 hops cannot keep a loop alive
   sip->sip_max_forwards->mf_count = n - 1;
-  msg_fragment_clear(sip->sip_max_forwards->mf_common);
+  SipMessage::changed(sip->sip_max_forwards);
   return Verdict::next();
 }
 
@@ -145,7 +141,7 @@ Verdict ResponseRouter::onResponse(Context& ctx) {
     ctx.owner = b->worker;
     return {Action::HandOver, Reason::HandOver};
   }
-  sip_via_remove(ctx.m.msg(), sip);
+  ctx.m.removeFirst(sip_via_class);
   ctx.target = *next;
   ctx.targetZone = ctx.env.zones->classify(next->addr);
   ctx.out = *sock;

@@ -21,16 +21,11 @@ Verdict toPbx(Context& ctx) {
 // and the hop's URI becomes the Request-URI (RFC 3261 §16.6 step 6).
 bool strictRouteRewrite(Context& ctx) {
   sip_t* sip = ctx.m.sip();
-  sip_route_t* first = sip->sip_route;
-  sip_route_t* tail = sip_route_create(ctx.m.home(), sip->sip_request->rq_url, nullptr);
-  sip_request_t* rq = sip_request_create(ctx.m.home(), sip->sip_request->rq_method, sip->sip_request->rq_method_name,
-                                         reinterpret_cast<url_string_t const*>(first->r_url), nullptr);
-  if (!tail || !rq) return false;
-  msg_header_replace(ctx.m.msg(), reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(sip->sip_request),
-                     reinterpret_cast<msg_header_t*>(rq));
-  sip_route_remove(ctx.m.msg(), sip);
-  msg_header_add_dup(ctx.m.msg(), reinterpret_cast<msg_pub_t*>(sip), reinterpret_cast<msg_header_t*>(tail));
-  return true;
+  const char* ruri = url_as_string(ctx.m.home(), sip->sip_request->rq_url);  // in the message's home
+  if (!ruri) return false;
+  std::string tail = std::string("<") + ruri + ">";
+  return ctx.m.setRequestUri(sip->sip_route->r_url) && ctx.m.removeFirst(sip_route_class) &&
+         ctx.m.add(sip_route_class, tail);
 }
 
 Verdict toRouteSet(Context& ctx) {
