@@ -1,12 +1,12 @@
-// Follows the INVITE dialogs a worker forwards and closes each into one CDR: answered calls at BYE, failed
-// ones at their final response, and calls that never see their BYE after `maxDuration`. Per worker, no locks:
-// a dialog's requests and responses come back to the worker that forwarded its INVITE.
+// Builds one CDR per call leg on the proxy's dialog table (proxy/dialog_table.h): the facts of the initial INVITE
+// when its dialog opens, kept in the dialog's Cdr slot, and the rest (answer, end, last request and status,
+// disposition) from the dialog when it ends: at BYE, at a final failure, or when the table expires it.
 #pragma once
 
+#include <optional>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
+#include "proxy/dialog_table.h"
 #include "store/records.h"
 
 namespace sipedge::capture {
@@ -14,51 +14,27 @@ namespace sipedge::capture {
 using store::CdrRecord;
 using store::Millis;
 
+// What the capture tap copies from an initial INVITE (no To tag).
 struct CallRequest {
   Millis time = 0;
-  std::string method;  // INVITE, BYE, CANCEL, ACK, …
-  std::string callId, fromTag, toTag;
-  // Only for an initial INVITE (no To tag):
   std::string tenant, owner;  // whose CDR it is (the access-side account)
   std::string callerId, source, destination, context, srcChannel, dstChannel;
 };
 
-struct CallResponse {
-  Millis time = 0;
-  std::string callId, fromTag;
-  std::string cseqMethod;
-  int status = 0;
-};
-
 class CdrTracker {
  public:
-  CdrTracker(unsigned worker, Millis maxDuration, Millis setupTimeout, std::size_t maxDialogs)
-      : worker_(worker), maxDuration_(maxDuration), setupTimeout_(setupTimeout), max_(maxDialogs) {}
+  explicit CdrTracker(unsigned worker) : worker_(worker) {}
 
-  // Returns false when a new dialog could not be tracked (table full; counted by the caller).
-  bool onRequest(const CallRequest& r, std::vector<CdrRecord>& closed);
-  void onResponse(const CallResponse& r, std::vector<CdrRecord>& closed);
-  // Closes dialogs past their maximum duration (answered) or setup timeout (never answered).
-  void sweep(Millis now, std::vector<CdrRecord>& closed);
-  std::size_t size() const { return dialogs_.size(); }
+  // Starts the CDR of dialog `d`, which the initial INVITE `r` just opened (the dialog owns it from now on).
+  void open(proxy::Dialog& d, const CallRequest& r);
+  // The finished CDR of `d`, which ended for `why` at `now`; nullopt when `d` has none.
+  std::optional<CdrRecord> close(const proxy::Dialog& d, proxy::DialogEnd why, Millis now) const;
 
  private:
-  struct Leg {
-    CdrRecord cdr;
-    bool cancelled = false;
-  };
-  static std::string key(const std::string& callId, const std::string& tag) { return callId + '\x1f' + tag; }
-  void close(Leg& leg, Millis end, store::Disposition d, std::vector<CdrRecord>& closed);
   std::string newId(Millis now);
 
   unsigned worker_;
-  Millis maxDuration_;
-  Millis setupTimeout_;
-  std::size_t max_;
   std::uint64_t seq_ = 0;
-  // Call-ID + caller's tag → the legs of that call this worker forwarded (two when a proxy PBX sends the
-  // call back through sipedge to another phone).
-  std::unordered_map<std::string, std::vector<Leg>> dialogs_;
 };
 
 // Maps a final failure status to a CDR disposition (486/600/603 busy, 408/480 no answer, …).

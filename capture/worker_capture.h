@@ -14,8 +14,8 @@ namespace sipedge::capture {
 
 class WorkerCapture {
  public:
-  WorkerCapture(unsigned worker, std::size_t queueSize, Millis maxCallDuration, Millis setupTimeout)
-      : queue(queueSize), registrations(65536, 32000), calls(worker, maxCallDuration, setupTimeout, 1 << 20) {}
+  WorkerCapture(unsigned worker, std::size_t queueSize)
+      : queue(queueSize), registrations(65536, 32000), calls(worker) {}
 
   // Hands an event to the writer; a full queue drops it and counts (forwarding never waits).
   void emit(CaptureEvent&& e) {
@@ -24,9 +24,9 @@ class WorkerCapture {
     else
       bump(queued);
   }
-  void emitClosed(std::vector<CdrRecord>& closed) {
-    for (auto& c : closed) emit(CdrEvent{std::move(c)});
-    closed.clear();
+  // The worker's dialog table calls this for every dialog that ends: its CDR, if it has one, goes to the writer.
+  void dialogEnded(const proxy::Dialog& d, proxy::DialogEnd why, Millis now) {
+    if (auto cdr = calls.close(d, why, now)) emit(CdrEvent{std::move(*cdr)});
   }
 
   SpscQueue<CaptureEvent> queue;

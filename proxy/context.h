@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@ class WorkerCapture;
 
 namespace sipedge::proxy {
 
+struct Dialog;
 class DialogTable;
 class HealthChecker;
 
@@ -117,8 +119,20 @@ struct Context {
   SocketId out;
   // routing, ResponseRouter: the worker that forwarded the request (from our branch).
   unsigned owner = 0;
+  // dialog, DialogTracker: the INVITE dialog this message belongs to (null when none), and whether this
+  // message opened it.
+  Dialog* dialog = nullptr;
+  bool dialogOpened = false;
   // The pipeline, after the dialog chain: the bytes as they will leave (egress reads them).
   std::string& wire;
+
+  // Wall-clock time in ms since the epoch, read once per message (on first use).
+  std::int64_t nowMs() {
+    if (now_ == 0)
+      now_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    return now_;
+  }
 
   // Any stage that answers: the response for the sender.
   std::string reply;
@@ -127,6 +141,9 @@ struct Context {
   // For the bytes sofia could not parse (RFC 3261 §8.2.6.1): a response built from the raw header lines, or a
   // drop when they do not look like a request.
   Verdict answerRaw(int status, std::string_view phrase, Reason why);
+
+ private:
+  std::int64_t now_ = 0;
 };
 
 }  // namespace sipedge::proxy

@@ -177,10 +177,7 @@ int main(int argc, char** argv) {
     }
     std::vector<capture::WorkerCapture*> sources;
     for (auto& w : workers) {
-      captures.push_back(std::make_unique<capture::WorkerCapture>(
-          captures.size(), cfg->captureQueueSize,
-          std::chrono::duration_cast<std::chrono::milliseconds>(cfg->maxCallDuration).count(),
-          std::chrono::duration_cast<std::chrono::milliseconds>(cfg->callSetupTimeout).count()));
+      captures.push_back(std::make_unique<capture::WorkerCapture>(captures.size(), cfg->captureQueueSize));
       w->setCapture(captures.back().get());
       sources.push_back(captures.back().get());
     }

@@ -21,6 +21,7 @@ Pipeline Pipeline::build(const conf::Config& cfg) {
   p.routing_.add(std::make_unique<ViaAdder>());
   p.routing_.add(std::make_unique<ResponseRouter>());
 
+  p.dialog_.add(std::make_unique<DialogTracker>());
   if (cfg.captureEnabled) p.dialog_.add(std::make_unique<CaptureTap>());
 
   for (auto& egress : p.egress_)

@@ -145,12 +145,18 @@ void TcpConn::close() {
 
 Worker::Worker(unsigned id, std::shared_ptr<const conf::Config> cfg, const ZoneTable& zones, PbxHealth& pbx,
                const RouteToken& tokens)
-    : id_(id), pipeline_(Pipeline::build(*cfg)), rx_(new std::array<char, 65536>[kBatch]) {
+    : id_(id),
+      pipeline_(Pipeline::build(*cfg)),
+      dialogs_(DialogTable::Limits{std::chrono::duration_cast<std::chrono::milliseconds>(cfg->callSetupTimeout).count(),
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(cfg->maxCallDuration).count(),
+                                   1 << 20}),
+      rx_(new std::array<char, 65536>[kBatch]) {
   env_.worker = id;
   env_.cfg = std::move(cfg);
   env_.zones = &zones;
   env_.pbx = &pbx;
   env_.tokens = &tokens;
+  env_.dialogs = &dialogs_;
 }
 
 Worker::~Worker() {
@@ -256,10 +262,8 @@ void Worker::start() {
     health_->start();
     env_.health = health_.get();
   }
-  if (env_.capture) {
-    captureTimer_ = std::make_unique<asio::steady_timer>(ioc_);
-    captureHousekeeping();
-  }
+  housekeepingTimer_ = std::make_unique<asio::steady_timer>(ioc_);
+  housekeeping();
   thread_ = std::thread([this] {
     // Named, so top -H, perf and the benchmarks can tell workers from the writer.
     ::pthread_setname_np(::pthread_self(), ("se-worker-" + std::to_string(id_)).substr(0, 15).c_str());
@@ -289,18 +293,25 @@ void Worker::stop() {
   ioc_.stop();
 }
 
-// Once a second: forget REGISTERs the PBX never answered, close calls past their maximum duration.
-void Worker::captureHousekeeping() {
+// Once a second: end dialogs past their setup timeout or maximum duration, forget REGISTERs the PBX never
+// answered.
+void Worker::housekeeping() {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  env_.capture->registrations.expire(now);
-  std::vector<capture::CdrRecord> closed;
-  env_.capture->calls.sweep(now, closed);
-  env_.capture->emitClosed(closed);
-  captureTimer_->expires_after(std::chrono::seconds(1));
-  captureTimer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) captureHousekeeping();
+  dialogs_.sweep(now);
+  if (env_.capture) env_.capture->registrations.expire(now);
+  housekeepingTimer_->expires_after(std::chrono::seconds(1));
+  housekeepingTimer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) housekeeping();
   });
+}
+
+void Worker::setCapture(capture::WorkerCapture* c) {
+  env_.capture = c;
+  if (c)
+    dialogs_.setOnEnd([c](const Dialog& d, DialogEnd why, Millis now) { c->dialogEnded(d, why, now); });
+  else
+    dialogs_.setOnEnd({});
 }
 
 void Worker::join() {

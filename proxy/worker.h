@@ -3,6 +3,7 @@
 #pragma once
 
 #include "context.h"
+#include "dialog_table.h"
 #include "framer.h"
 #include "pipeline.h"
 
@@ -69,7 +70,7 @@ class Worker {
   void setEveryInternal(std::vector<Endpoint> all) { env_.local.everyInternal = std::move(all); }
   void setPeers(const std::vector<std::unique_ptr<Worker>>* peers) { peers_ = peers; }
   // Borrows the worker's capture state (before start()); the tap then feeds its queue.
-  void setCapture(capture::WorkerCapture* c) { env_.capture = c; }
+  void setCapture(capture::WorkerCapture* c);
 
   void start();  // runs the io_context on a new thread
   void stop();   // thread-safe
@@ -128,6 +129,7 @@ class Worker {
   boost::asio::io_context ioc_{1};
   WorkerEnv env_;
   Pipeline pipeline_;
+  DialogTable dialogs_;
   std::vector<std::unique_ptr<UdpSock>> publicUdp_;  // index = listener index (null for TCP listeners)
   std::vector<std::unique_ptr<TcpListener>> publicTcp_;
   std::unique_ptr<UdpSock> internalUdp_;
@@ -135,8 +137,8 @@ class Worker {
   std::unordered_map<Endpoint, std::shared_ptr<TcpConn>, EndpointHash> conns_;
   const std::vector<std::unique_ptr<Worker>>* peers_ = nullptr;
   std::unique_ptr<HealthChecker> health_;
-  std::unique_ptr<boost::asio::steady_timer> captureTimer_;
-  void captureHousekeeping();
+  std::unique_ptr<boost::asio::steady_timer> housekeepingTimer_;
+  void housekeeping();
   std::thread thread_;
   static constexpr std::size_t kBatch = 16;
   std::unique_ptr<std::array<char, 65536>[]> rx_;

@@ -1,8 +1,8 @@
 // The dialog chain: what follows calls and registrations once the next hop is known.
-#include <chrono>
 #include <cstring>
 
 #include "capture/worker_capture.h"
+#include "proxy/dialog_table.h"
 #include "proxy/sip_util.h"
 #include "stages.h"
 
@@ -10,13 +10,12 @@ namespace sipedge::proxy {
 
 namespace {
 
-capture::Millis nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string str(const char* s) {
   return s ? std::string(s) : std::string();
+}
+
+std::string_view sv(const char* s) {
+  return s ? std::string_view(s) : std::string_view();
 }
 
 // Into `out`, reusing its capacity.
@@ -85,11 +84,40 @@ std::string callerIdOf(const sip_from_t* f) {
 
 }  // namespace
 
+Verdict DialogTracker::onRequest(Context& ctx) {
+  DialogTable* table = ctx.env.dialogs;
+  const sip_t* sip = ctx.m.sip();
+  const sip_method_t method = sip->sip_request->rq_method;
+  if (!table || method == sip_method_ack || method == sip_method_register) return Verdict::next();
+  const char* callId = sip->sip_call_id->i_id;
+  if (method == sip_method_invite && !sip->sip_to->a_tag) {
+    std::string leg(zoneName(ctx.sourceZone));
+    leg += "->";
+    leg += zoneName(ctx.targetZone);
+    ctx.dialog = table->open(callId, sv(sip->sip_from->a_tag), leg, ctx.nowMs(), ctx.dialogOpened);
+    if (!ctx.dialog) ctx.env.counters.dialogsRefused.inc();
+    return Verdict::next();
+  }
+  ctx.dialog = table->onRequest(sip->sip_request->rq_method_name, callId, sv(sip->sip_from->a_tag),
+                                sv(sip->sip_to->a_tag), ctx.nowMs());
+  return Verdict::next();
+}
+
+Verdict DialogTracker::onResponse(Context& ctx) {
+  DialogTable* table = ctx.env.dialogs;
+  const sip_t* sip = ctx.m.sip();
+  if (!table || sip->sip_cseq->cs_method != sip_method_invite) return Verdict::next();
+  table->onInviteResponse(sip->sip_call_id->i_id, sv(sip->sip_from->a_tag), sv(sip->sip_to->a_tag), ctx.m.status(),
+                          ctx.nowMs());
+  ctx.dialog = table->find(sip->sip_call_id->i_id, sv(sip->sip_from->a_tag));
+  return Verdict::next();
+}
+
 Verdict CaptureTap::onRequest(Context& ctx) {
   capture::WorkerCapture* cap = ctx.env.capture;
   if (!cap || !ctx.target) return Verdict::next();
   sip_t* sip = ctx.m.sip();
-  capture::Millis now = nowMs();
+  capture::Millis now = ctx.nowMs();
   switch (sip->sip_request->rq_method) {
     case sip_method_register: {
       if (ctx.sourceZone != Zone::Access || !sip->sip_to) break;
@@ -110,32 +138,28 @@ Verdict CaptureTap::onRequest(Context& ctx) {
       if (!cap->registrations.onRequest(std::move(r))) capture::WorkerCapture::bump(cap->untracked);
       break;
     }
-    case sip_method_invite:
-    case sip_method_bye:
-    case sip_method_cancel: {
+    case sip_method_invite: {
+      if (sip->sip_to->a_tag) break;  // in-dialog: the dialog table follows it
+      if (!ctx.dialog) {
+        capture::WorkerCapture::bump(cap->untracked);  // the dialog table is full
+        break;
+      }
+      if (!ctx.dialogOpened) break;  // a retransmission
       capture::CallRequest c;
       c.time = now;
-      c.method = str(sip->sip_request->rq_method_name);
-      c.callId = str(sip->sip_call_id->i_id);
-      c.fromTag = str(sip->sip_from->a_tag);
-      c.toTag = str(sip->sip_to->a_tag);
-      if (c.method == "INVITE" && c.toTag.empty()) {
-        bool outbound = ctx.targetZone == Zone::Access;  // the PBX calls a phone
-        const url_t* ownerUri = outbound ? sip->sip_request->rq_url : sip->sip_from->a_url;
-        if (outbound && !ownerUri->url_user) ownerUri = sip->sip_to->a_url;
-        c.tenant = str(outbound ? sip->sip_to->a_url->url_host : sip->sip_from->a_url->url_host);
-        c.owner = str(ownerUri->url_user);
-        c.callerId = callerIdOf(sip->sip_from);
-        c.source = str(sip->sip_from->a_url->url_user);
-        c.destination = str(sip->sip_request->rq_url->url_user);
-        if (c.destination.empty()) c.destination = str(sip->sip_to->a_url->url_user);
-        c.context = std::string(zoneName(ctx.sourceZone)) + "->" + std::string(zoneName(ctx.targetZone));
-        c.srcChannel = ctx.source.text();
-        c.dstChannel = ctx.target->text();
-      }
-      std::vector<capture::CdrRecord> closed;
-      if (!cap->calls.onRequest(c, closed)) capture::WorkerCapture::bump(cap->untracked);
-      cap->emitClosed(closed);
+      bool outbound = ctx.targetZone == Zone::Access;  // the PBX calls a phone
+      const url_t* ownerUri = outbound ? sip->sip_request->rq_url : sip->sip_from->a_url;
+      if (outbound && !ownerUri->url_user) ownerUri = sip->sip_to->a_url;
+      c.tenant = str(outbound ? sip->sip_to->a_url->url_host : sip->sip_from->a_url->url_host);
+      c.owner = str(ownerUri->url_user);
+      c.callerId = callerIdOf(sip->sip_from);
+      c.source = str(sip->sip_from->a_url->url_user);
+      c.destination = str(sip->sip_request->rq_url->url_user);
+      if (c.destination.empty()) c.destination = str(sip->sip_to->a_url->url_user);
+      c.context = ctx.dialog->leg;
+      c.srcChannel = ctx.source.text();
+      c.dstChannel = ctx.target->text();
+      cap->calls.open(*ctx.dialog, c);
       break;
     }
     default:
@@ -150,7 +174,7 @@ Verdict CaptureTap::onResponse(Context& ctx) {
   sip_t* sip = ctx.m.sip();
   int status = ctx.m.status();
   if (status < 200) return Verdict::next();
-  capture::Millis now = nowMs();
+  capture::Millis now = ctx.nowMs();
   if (sip->sip_cseq->cs_method == sip_method_register) {
     static thread_local capture::RegisterAnswered a;  // reused per worker: its strings keep their capacity
     a.time = now;
@@ -164,16 +188,6 @@ Verdict CaptureTap::onResponse(Context& ctx) {
     cap->registrations.onResponse(a, events);
     for (auto& e : events) cap->emit(std::move(e));
     events.clear();
-  } else if (sip->sip_cseq->cs_method == sip_method_invite) {
-    capture::CallResponse r;
-    r.time = now;
-    r.callId = str(sip->sip_call_id->i_id);
-    r.fromTag = str(sip->sip_from->a_tag);
-    r.cseqMethod = "INVITE";
-    r.status = status;
-    std::vector<capture::CdrRecord> closed;
-    cap->calls.onResponse(r, closed);
-    cap->emitClosed(closed);
   }
   return Verdict::next();
 }

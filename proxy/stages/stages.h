@@ -115,6 +115,16 @@ class ResponseRouter final : public Stage {
 
 // ------------------------------------------------------------------------------------------------ dialog
 
+// Follows INVITE dialogs in the worker's dialog table (proxy/dialog_table.h): the initial INVITE opens one
+// (ctx.dialog, ctx.dialogOpened), responses move it to early or confirmed or end it, CANCEL and BYE update or end
+// it. Sets ctx.dialog for the stages after it.
+class DialogTracker final : public Stage {
+ public:
+  std::string_view name() const override { return "dialogs"; }
+  Verdict onRequest(Context& ctx) override;
+  Verdict onResponse(Context& ctx) override;
+};
+
 // The capture tap: copies registration and call facts off the forwarding path into the worker's capture queue
 // (capture/). It copies plain values and returns; it never waits, never does I/O, never stops a message.
 class CaptureTap final : public Stage {

@@ -16,6 +16,9 @@
 #include "store/store.h"
 
 using namespace sipedge::capture;
+using sipedge::proxy::Dialog;
+using sipedge::proxy::DialogEnd;
+using sipedge::proxy::DialogTable;
 using sipedge::store::Disposition;
 
 namespace {
@@ -45,12 +48,9 @@ RegisterAnswered answer(const std::string& callId, std::uint32_t cseq, int statu
   return a;
 }
 
-CallRequest invite(const std::string& callId, Millis t = 10'000) {
+CallRequest invite(Millis t = 10'000) {
   CallRequest c;
   c.time = t;
-  c.method = "INVITE";
-  c.callId = callId;
-  c.fromTag = "a1";
   c.tenant = "example.com";
   c.owner = "100";
   c.callerId = "100";
@@ -62,25 +62,30 @@ CallRequest invite(const std::string& callId, Millis t = 10'000) {
   return c;
 }
 
-CallResponse final(const std::string& callId, int status, Millis t) {
-  CallResponse r;
-  r.time = t;
-  r.callId = callId;
-  r.fromTag = "a1";
-  r.cseqMethod = "INVITE";
-  r.status = status;
-  return r;
-}
+// What a worker wires together: the proxy's dialog table, whose ended dialogs become CDRs. The caller's tag is
+// a1, the callee's b1.
+struct Calls {
+  explicit Calls(Millis maxDuration = 3600'000, Millis setupTimeout = 300'000)
+      : table({setupTimeout, maxDuration, 100}, [this](const Dialog& d, DialogEnd why, Millis now) {
+          if (auto c = cdrs.close(d, why, now)) closed.push_back(*c);
+        }) {}
+  // The initial INVITE, forwarded on leg c.context (again: a retransmission).
+  void invite(const std::string& callId, const CallRequest& c) {
+    bool created = false;
+    Dialog* d = table.open(callId, "a1", c.context, c.time, created);
+    if (d && created) cdrs.open(*d, c);
+  }
+  void final(const std::string& callId, int status, Millis t) { table.onInviteResponse(callId, "a1", "b1", status, t); }
+  void inDialog(const std::string& method, const std::string& callId, Millis t, bool fromCallee = false) {
+    std::string from = fromCallee ? "b1" : "a1";
+    std::string to = fromCallee ? "a1" : (method == "CANCEL" ? "" : "b1");
+    table.onRequest(method, callId, from, to, t);
+  }
 
-CallRequest inDialog(const std::string& method, const std::string& callId, Millis t, bool fromCallee = false) {
-  CallRequest c;
-  c.time = t;
-  c.method = method;
-  c.callId = callId;
-  c.fromTag = fromCallee ? "b1" : "a1";
-  c.toTag = fromCallee ? "a1" : (method == "CANCEL" ? "" : "b1");
-  return c;
-}
+  CdrTracker cdrs{0};
+  std::vector<CdrRecord> closed;
+  DialogTable table;
+};
 
 }  // namespace
 
@@ -139,15 +144,14 @@ TEST(RegistrationTracker, BoundedAndExpires) {
 }
 
 TEST(CdrTracker, AnsweredCallClosesAtBye) {
-  CdrTracker t(0, 3600'000, 300'000, 100);
-  std::vector<CdrRecord> closed;
-  t.onRequest(invite("c1"), closed);
-  t.onRequest(invite("c1", 10'500), closed);  // retransmission
-  t.onResponse(final("c1", 200, 12'000), closed);
-  EXPECT_TRUE(closed.empty());
-  t.onRequest(inDialog("BYE", "c1", 42'900, true), closed);  // the callee hangs up
-  ASSERT_EQ(closed.size(), 1u);
-  const auto& c = closed[0];
+  Calls t;
+  t.invite("c1", invite());
+  t.invite("c1", invite(10'500));  // retransmission
+  t.final("c1", 200, 12'000);
+  EXPECT_TRUE(t.closed.empty());
+  t.inDialog("BYE", "c1", 42'900, true);  // the callee hangs up
+  ASSERT_EQ(t.closed.size(), 1u);
+  const auto& c = t.closed[0];
   EXPECT_EQ(c.disposition, Disposition::Answered);
   EXPECT_EQ(c.start, 10'000);
   EXPECT_EQ(c.answer, 12'000);
@@ -157,7 +161,7 @@ TEST(CdrTracker, AnsweredCallClosesAtBye) {
   EXPECT_EQ(c.lastData, "200");
   EXPECT_EQ(c.user, "100");
   EXPECT_FALSE(c.uniqueId.empty());
-  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.table.size(), 0u);
 }
 
 TEST(CdrTracker, FailureDispositions) {
@@ -170,51 +174,48 @@ TEST(CdrTracker, FailureDispositions) {
                {487, true, Disposition::Cancelled}, {404, false, Disposition::Failed},
                {503, false, Disposition::Failed}};
   for (auto& k : cases) {
-    CdrTracker t(0, 3600'000, 300'000, 100);
-    std::vector<CdrRecord> closed;
-    t.onRequest(invite("f"), closed);
-    if (k.cancel) t.onRequest(inDialog("CANCEL", "f", 11'000), closed);
-    t.onResponse(final("f", k.status, 12'000), closed);
-    ASSERT_EQ(closed.size(), 1u) << k.status;
-    EXPECT_EQ(closed[0].disposition, k.want) << k.status;
-    EXPECT_EQ(closed[0].billsec, 0);
-    EXPECT_EQ(closed[0].lastData, std::to_string(k.status));
-    EXPECT_EQ(closed[0].lastApp, k.cancel ? "CANCEL" : "INVITE");
+    Calls t;
+    t.invite("f", invite());
+    if (k.cancel) t.inDialog("CANCEL", "f", 11'000);
+    t.final("f", k.status, 12'000);
+    ASSERT_EQ(t.closed.size(), 1u) << k.status;
+    EXPECT_EQ(t.closed[0].disposition, k.want) << k.status;
+    EXPECT_EQ(t.closed[0].billsec, 0);
+    EXPECT_EQ(t.closed[0].lastData, std::to_string(k.status));
+    EXPECT_EQ(t.closed[0].lastApp, k.cancel ? "CANCEL" : "INVITE");
   }
 }
 
 TEST(CdrTracker, CallWithoutByeIsClosedByMaxDuration) {
-  CdrTracker t(0, 60'000, 30'000, 100);
-  std::vector<CdrRecord> closed;
-  t.onRequest(invite("long"), closed);
-  t.onResponse(final("long", 200, 11'000), closed);
-  t.onRequest(invite("ring", 10'000), closed);
-  t.sweep(45'000, closed);  // "ring" never answered: setup timeout
-  ASSERT_EQ(closed.size(), 1u);
-  EXPECT_EQ(closed[0].destination, "200");
-  EXPECT_EQ(closed[0].disposition, Disposition::TimedOut);
-  closed.clear();
-  t.sweep(71'000, closed);
-  ASSERT_EQ(closed.size(), 1u);
-  EXPECT_EQ(closed[0].billsec, 60);
-  EXPECT_EQ(closed[0].disposition, Disposition::TimedOut);
-  EXPECT_EQ(t.size(), 0u);
+  Calls t(60'000, 30'000);
+  t.invite("long", invite());
+  t.final("long", 200, 11'000);
+  t.invite("ring", invite(10'000));
+  t.table.sweep(45'000);  // "ring" never answered: setup timeout
+  ASSERT_EQ(t.closed.size(), 1u);
+  EXPECT_EQ(t.closed[0].destination, "200");
+  EXPECT_EQ(t.closed[0].disposition, Disposition::TimedOut);
+  t.closed.clear();
+  t.table.sweep(71'000);
+  ASSERT_EQ(t.closed.size(), 1u);
+  EXPECT_EQ(t.closed[0].billsec, 60);
+  EXPECT_EQ(t.closed[0].disposition, Disposition::TimedOut);
+  EXPECT_EQ(t.table.size(), 0u);
 }
 
 TEST(CdrTracker, TwoLegsOfOneCallThroughAProxyPbx) {
-  CdrTracker t(0, 3600'000, 300'000, 100);
-  std::vector<CdrRecord> closed;
-  t.onRequest(invite("x"), closed);
-  auto leg2 = invite("x", 10'050);
+  Calls t;
+  t.invite("x", invite());
+  auto leg2 = invite(10'050);
   leg2.context = "core->access";
   leg2.owner = "200";
-  t.onRequest(leg2, closed);
-  t.onResponse(final("x", 200, 12'000), closed);
-  t.onRequest(inDialog("BYE", "x", 20'000), closed);
-  ASSERT_EQ(closed.size(), 2u);
-  EXPECT_NE(closed[0].uniqueId, closed[1].uniqueId);
-  EXPECT_EQ(closed[0].user, "100");
-  EXPECT_EQ(closed[1].user, "200");
+  t.invite("x", leg2);
+  t.final("x", 200, 12'000);
+  t.inDialog("BYE", "x", 20'000);
+  ASSERT_EQ(t.closed.size(), 2u);
+  EXPECT_NE(t.closed[0].uniqueId, t.closed[1].uniqueId);
+  EXPECT_EQ(t.closed[0].user, "100");
+  EXPECT_EQ(t.closed[1].user, "200");
 }
 
 TEST(SpscQueue, RefusesWhenFull) {
@@ -277,7 +278,7 @@ class WriterTest : public ::testing::Test {
 
   fixtures::TempStore db_{"sipedge-writer-test"};
   DeviceParser parser_ = DeviceParser::fromText(builtinDeviceTable(), "built-in");
-  WorkerCapture cap_{0, 1024, 3600000, 300000};
+  WorkerCapture cap_{0, 1024};
   std::unique_ptr<CaptureWriter> writer_;
 };
 

@@ -37,7 +37,7 @@ TEST(WriterEnrich, GeoOnFirstRowHostnameLaterSameCount) {
   Enricher en(eo);
 
   auto parser = DeviceParser::fromText(builtinDeviceTable(), "built-in");
-  WorkerCapture cap(0, 1024, 3600000, 300000);
+  WorkerCapture cap(0, 1024);
   CaptureWriter::Options wo;
   wo.enricher = &en;
   CaptureWriter writer(*db, parser, {&cap}, wo);

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     o.keyFile = (dir / "store.key").string();
     auto db = store::Store::open(o);
     auto parser = capture::DeviceParser::fromText(capture::builtinDeviceTable(), "built-in");
-    capture::WorkerCapture cap(0, 1 << 16, 3600000, 300000);
+    capture::WorkerCapture cap(0, 1 << 16);
     capture::CaptureWriter::Options wo;
     wo.sweepInterval = std::chrono::hours(1);
     wo.refreshWriteInterval = std::chrono::seconds(refreshSeconds);
