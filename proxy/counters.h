@@ -16,6 +16,8 @@ class Counter {
   void inc(std::uint64_t n = 1) noexcept {
     v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  // For a gauge (a level, not a count): its owner sets it.
+  void set(std::uint64_t v) noexcept { v_.store(v, std::memory_order_relaxed); }
   std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -78,6 +80,8 @@ struct Counters {
   DelayHistogram udpDelay;
   // Every verdict other than Continue, by reason (proxy/verdict.h), counted by the chain that reached it.
   std::array<Counter, kReasonCount> verdicts;
+  // Gauge: the calls in the worker's dialog table now.
+  Counter dialogsOpen;
 };
 
 }  // namespace sipedge::proxy

@@ -28,8 +28,11 @@ nlohmann::ordered_json statsJson(const std::vector<const Counters*>& perWorker) 
     for (const Counters* c : perWorker) n += c->verdicts[r].get();
     verdicts[std::string(kReasonNames[r])] = n;
   }
+  std::uint64_t dialogs = 0;
+  for (const Counters* c : perWorker) dialogs += c->dialogsOpen.get();
   return {{"counters", counters},
           {"verdicts", verdicts},
+          {"gauges", {{"dialogs_open", dialogs}}},
           {"udp_forward_delay_us", {{"le", le}, {"count", count}, {"sum", sum}}}};
 }
 

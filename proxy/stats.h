@@ -9,7 +9,8 @@
 
 namespace sipedge::proxy {
 
-// {"counters": {name: n, ...}, "verdicts": {reason: n, ...}, "udp_forward_delay_us": {"le": [bounds..., null], "count":
+// {"counters": {name: n, ...}, "verdicts": {reason: n, ...}, "gauges": {"dialogs_open": n},
+//  "udp_forward_delay_us": {"le": [bounds..., null], "count":
 // [per bucket], "sum": µs}} "le" is each bucket's upper bound in µs (null: above the last bound); "count" is not
 // cumulative.
 nlohmann::ordered_json statsJson(const std::vector<const Counters*>& perWorker);

@@ -299,6 +299,7 @@ void Worker::housekeeping() {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                  .count();
   dialogs_.sweep(now);
+  env_.counters.dialogsOpen.set(dialogs_.size());
   if (env_.capture) env_.capture->registrations.expire(now);
   housekeepingTimer_->expires_after(std::chrono::seconds(1));
   housekeepingTimer_->async_wait([this](const boost::system::error_code& ec) {

@@ -96,10 +96,11 @@ Verdict DialogTracker::onRequest(Context& ctx) {
     leg += zoneName(ctx.targetZone);
     ctx.dialog = table->open(callId, sv(sip->sip_from->a_tag), leg, ctx.nowMs(), ctx.dialogOpened);
     if (!ctx.dialog) ctx.env.counters.dialogsRefused.inc();
-    return Verdict::next();
+  } else {
+    ctx.dialog = table->onRequest(sip->sip_request->rq_method_name, callId, sv(sip->sip_from->a_tag),
+                                  sv(sip->sip_to->a_tag), ctx.nowMs());
   }
-  ctx.dialog = table->onRequest(sip->sip_request->rq_method_name, callId, sv(sip->sip_from->a_tag),
-                                sv(sip->sip_to->a_tag), ctx.nowMs());
+  ctx.env.counters.dialogsOpen.set(table->size());
   return Verdict::next();
 }
 
@@ -110,6 +111,7 @@ Verdict DialogTracker::onResponse(Context& ctx) {
   table->onInviteResponse(sip->sip_call_id->i_id, sv(sip->sip_from->a_tag), sv(sip->sip_to->a_tag), ctx.m.status(),
                           ctx.nowMs());
   ctx.dialog = table->find(sip->sip_call_id->i_id, sv(sip->sip_from->a_tag));
+  ctx.env.counters.dialogsOpen.set(table->size());
   return Verdict::next();
 }
 

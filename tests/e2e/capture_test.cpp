@@ -1612,6 +1612,53 @@ TEST(Stats, EveryUdpMessageIsCountedWithItsForwardingDelay) {
   EXPECT_NE(gone.err.find("running sipedge"), std::string::npos) << gone.err;
 }
 
+// The proxy's dialog table follows calls with capture off too (stats "gauges"): an INVITE opens a dialog, the
+// BYE of an answered call and the 487 of a cancelled one end it; OPTIONS for sipedge itself is an answer the
+// stats name by its reason.
+TEST(Stats, DialogTableFollowsCallsWithCaptureOff) {
+  Pbx pbx;
+  SipedgeProcess edge(pbxToml({pbx.target()}, 200, 150) + "\n[capture]\nenabled = false\n");
+  ASSERT_TRUE(edge.started()) << edge.log();
+  const std::string data = edge.dir() + "/data";
+  auto open = [&] { return ctlJson(data, {"stats"})["gauges"]["dialogs_open"].get<std::uint64_t>(); };
+  ASSERT_EQ(open(), 0u);
+
+  Phone alice("127.0.0.5", "alice", "Yealink SIP-T46S 66.86.0.15");
+  OutCall answered(edge, pbx, alice, "dlg-answered", "200", "");
+  ASSERT_TRUE(answered.invite());
+  EXPECT_EQ(open(), 1u);
+  ASSERT_TRUE(answered.pbxAnswers(180, "Ringing"));
+  ASSERT_TRUE(answered.pbxAnswers(200, "OK"));
+  answered.ack();
+  EXPECT_EQ(open(), 1u) << "an answered call stays until its BYE";
+
+  Phone bob("127.0.0.6", "bob", "Yealink SIP-T46S 66.86.0.15");
+  OutCall cancelled(edge, pbx, bob, "dlg-cancelled", "300", "");
+  ASSERT_TRUE(cancelled.invite());
+  EXPECT_EQ(open(), 2u);
+  cancelled.cancel();
+  ASSERT_TRUE(cancelled.pbxAnswers(487, "Request Terminated"));
+  EXPECT_EQ(open(), 1u);
+  answered.byeFromPhone();
+  EXPECT_EQ(open(), 0u);
+
+  Json before = ctlJson(data, {"stats"});
+  UdpPeer probe("127.0.0.7");
+  const std::string us = edge.ports().udp.hostport();
+  probe.sendTo(edge.ports().udp, "OPTIONS sip:" + us + " SIP/2.0\r\nVia: SIP/2.0/UDP " + probe.addr().hostport() +
+                                     ";branch=z9hG4bK-dlg-opt;rport\r\nMax-Forwards: 70\r\nFrom: <sip:probe@" + us +
+                                     ">;tag=p1\r\nTo: <sip:" + us +
+                                     ">\r\nCall-ID: dlg-options\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  auto ok = probe.recv(2000ms);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(statusCode(*ok), 200);
+  Json after = ctlJson(data, {"stats"});
+  EXPECT_EQ(after["verdicts"]["options_answered"].get<std::uint64_t>() -
+                before["verdicts"]["options_answered"].get<std::uint64_t>(),
+            1u);
+  ASSERT_EQ(edge.stop(), 0);
+}
+
 // ================================================================== enrichment
 
 TEST_F(Capture, IpLogRowsGetRegionIspAndHostname) {
