@@ -16,6 +16,7 @@
 #include "conf/config.h"
 #include "control_server.h"
 #include "log.h"
+#include "pipeline.h"
 #include "stats.h"
 #include "store/admin.h"
 #include "store/store.h"
@@ -32,10 +33,11 @@ namespace {
 void usage(std::FILE* to) {
   std::fprintf(to,
                "usage: sipedge [--config FILE] [--ready-file FILE]\n"
-               "       sipedge --check-config FILE\n"
+               "       sipedge --check-config FILE [-v]\n"
                "       sipedge --version\n"
                "  --config FILE       configuration (default conf/sipedge.toml)\n"
                "  --check-config FILE validate FILE and exit (0 = valid)\n"
+               "  -v, --verbose       with --check-config: also print the pipeline built from FILE\n"
                "  --ready-file FILE   once all sockets are bound, write their addresses to FILE\n");
 }
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   std::string configPath = "conf/sipedge.toml";
   std::string readyFile;
   bool checkOnly = false;
+  bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* opt) -> std::string {
@@ -58,6 +61,8 @@ int main(int argc, char** argv) {
       configPath = value("--config");
     else if (a == "--check-config")
       configPath = value("--check-config"), checkOnly = true;
+    else if (a == "-v" || a == "--verbose")
+      verbose = true;
     else if (a == "--ready-file")
       readyFile = value("--ready-file");
     else if (a == "--version") {
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
   }
   if (checkOnly) {
     std::printf("%s: config OK\n", configPath.c_str());
+    if (verbose) std::printf("%s", proxy::describePipeline(*cfg).c_str());
     return 0;
   }
   proxy::log::setLevel(cfg->logLevel, cfg->logClearNumbers);

@@ -42,6 +42,7 @@ OUT=""
 BUILD_DIR="$ROOT/build"
 DO_BUILD=0
 REV=""
+BASE_REV=""
 KEEP=0
 PROFILE=0
 PROXIES="sipedge kam-stateful kam-stateless"
@@ -73,6 +74,8 @@ usage: bash tools/bench/run.sh [options]
   --build              (re)build with cmake+ninja first (bash tools/setup.sh when kamailio is missing)
   --rev REV            benchmark the committed tree REV instead of the work tree: \`git archive REV\` into
                        /tmp/sipedge-bench-build/<sha>/ and build it there once (the work tree is never touched)
+  --base-rev REV       also run "sipedge-base": sipedge built from committed REV (git archive, as --rev), same
+                       config and load, interleaved with the others: a before/after comparison in one run
   --profile            after the benchmark, perf-record sipedge under calls and REGISTERs and print top symbols
   --keep               keep the temp dir (logs, JSON of every sipbench run)
 EOF
@@ -91,6 +94,7 @@ while (($#)); do
     --build-dir) BUILD_DIR=${2:?}; shift 2 ;;
     --build) DO_BUILD=1; shift ;;
     --rev) REV=${2:?}; shift 2 ;;
+    --base-rev) BASE_REV=${2:?}; shift 2 ;;
     --profile) PROFILE=1; shift ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -98,9 +102,16 @@ while (($#)); do
   esac
 done
 [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --repeats must be a positive integer" >&2; exit 2; }
+if [[ -n $BASE_REV && " $PROXIES " != *" sipedge-base "* ]]; then  # right after sipedge, whose base it is
+  list=""
+  for p in $PROXIES; do list+=" $p"; [[ $p == sipedge ]] && list+=" sipedge-base"; done
+  [[ " $list " == *" sipedge-base "* ]] || list="sipedge-base$list"
+  PROXIES=${list# }
+fi
 for p in $PROXIES; do
-  case "$p" in sipedge|kam-stateful|kam-stateless) ;; *) echo "run.sh: unknown proxy $p" >&2; exit 2 ;; esac
+  case "$p" in sipedge|sipedge-base|kam-stateful|kam-stateless) ;; *) echo "run.sh: unknown proxy $p" >&2; exit 2 ;; esac
 done
+[[ " $PROXIES " == *" sipedge-base "* && -z $BASE_REV ]] && { echo "run.sh: sipedge-base needs --base-rev" >&2; exit 2; }
 
 if ((QUICK)); then
   ((REPEATS_SET)) || REPEATS=1
@@ -122,23 +133,39 @@ if ! command -v kamailio >/dev/null || ! dpkg-query -W -f='${Status}' netbase 2>
   log "kamailio or netbase missing: running tools/setup.sh"
   bash "$ROOT/tools/setup.sh" || die "tools/setup.sh failed"
 fi
+# rev_tree REV: the committed tree REV, unpacked once under /tmp/sipedge-bench-build/<sha>/src (the work tree is
+# never touched); sets REV_SRC, REV_BUILD and REV_SHORT.
+rev_tree() {
+  REV_SHORT=$(git -C "$ROOT" rev-parse --short "$1^{commit}") || die "unknown revision $1"
+  REV_SRC=/tmp/sipedge-bench-build/$REV_SHORT/src
+  REV_BUILD=/tmp/sipedge-bench-build/$REV_SHORT/build
+  if [[ ! -f $REV_SRC/CMakeLists.txt ]]; then
+    rm -rf "$REV_SRC"; mkdir -p "$REV_SRC"
+    git -C "$ROOT" archive "$REV_SHORT" | tar -x -C "$REV_SRC" || die "git archive $REV_SHORT failed"
+  fi
+}
+# build_tree SRC BUILD FORCE: sipedge, sipbench and sipedge-ctl, when missing (or always with FORCE=1).
+build_tree() {
+  local src=$1 build=$2 force=$3
+  if ((force)) || [[ ! -x $build/proxy/sipedge || ! -x $build/tools/sipbench/sipbench ||
+        ! -x $build/tools/ctl/sipedge-ctl ]]; then
+    log "building sipedge and sipbench from $src in $build"
+    mkdir -p "$build"
+    cmake -S "$src" -B "$build" -G Ninja -DBUILD_TESTING=OFF >"$build/bench-cmake.log" 2>&1 ||
+      die "cmake failed (see $build/bench-cmake.log)"
+    ninja -C "$build" sipedge sipbench sipedge-ctl >"$build/bench-ninja.log" 2>&1 || die "build failed (see $build/bench-ninja.log)"
+  fi
+}
 SRC_DIR=$ROOT
 if [[ -n $REV ]]; then
-  REV_SHA=$(git -C "$ROOT" rev-parse --short "$REV^{commit}") || die "unknown revision $REV"
-  SRC_DIR=/tmp/sipedge-bench-build/$REV_SHA/src
-  BUILD_DIR=/tmp/sipedge-bench-build/$REV_SHA/build
-  if [[ ! -f $SRC_DIR/CMakeLists.txt ]]; then
-    rm -rf "$SRC_DIR"; mkdir -p "$SRC_DIR"
-    git -C "$ROOT" archive "$REV_SHA" | tar -x -C "$SRC_DIR" || die "git archive $REV_SHA failed"
-  fi
+  rev_tree "$REV"
+  REV_SHA=$REV_SHORT SRC_DIR=$REV_SRC BUILD_DIR=$REV_BUILD
 fi
-if ((DO_BUILD)) || [[ ! -x $BUILD_DIR/proxy/sipedge || ! -x $BUILD_DIR/tools/sipbench/sipbench ||
-      ! -x $BUILD_DIR/tools/ctl/sipedge-ctl ]]; then
-  log "building sipedge and sipbench from $SRC_DIR in $BUILD_DIR"
-  mkdir -p "$BUILD_DIR"
-  cmake -S "$SRC_DIR" -B "$BUILD_DIR" -G Ninja -DBUILD_TESTING=OFF >"$BUILD_DIR/bench-cmake.log" 2>&1 ||
-    die "cmake failed (see $BUILD_DIR/bench-cmake.log)"
-  ninja -C "$BUILD_DIR" sipedge sipbench sipedge-ctl >"$BUILD_DIR/bench-ninja.log" 2>&1 || die "build failed (see $BUILD_DIR/bench-ninja.log)"
+build_tree "$SRC_DIR" "$BUILD_DIR" "$DO_BUILD"
+if [[ -n $BASE_REV ]]; then
+  rev_tree "$BASE_REV"
+  BASE_SHA=$REV_SHORT BASE_BUILD=$REV_BUILD
+  build_tree "$REV_SRC" "$BASE_BUILD" 0
 fi
 (($(nproc) >= 2)) || die "needs at least 2 CPUs (proxy and generator on separate cores)"
 
@@ -150,6 +177,7 @@ mkdir -p "$WORK/bin" "$WORK/json" "$WORK/logs"
 cp "$BUILD_DIR/proxy/sipedge" "$WORK/bin/se-proxy" || die "cannot copy sipedge"
 cp "$BUILD_DIR/tools/sipbench/sipbench" "$WORK/bin/sb-gen" || die "cannot copy sipbench"
 cp "$BUILD_DIR/tools/ctl/sipedge-ctl" "$WORK/bin/se-ctl" || die "cannot copy sipedge-ctl"
+[[ -n $BASE_REV ]] && { cp "$BASE_BUILD/proxy/sipedge" "$WORK/bin/se-base" || die "cannot copy the base sipedge"; }
 cp "$(command -v kamailio)" "$WORK/bin/kam-proxy" || die "cannot copy kamailio"
 SIPEDGE="$WORK/bin/se-proxy"
 SIPBENCH="$WORK/bin/sb-gen"
@@ -404,12 +432,13 @@ start_proxy() {   # start_proxy KIND TAG
   PROXY_KIND=$kind
   local plog="$WORK/logs/$tag.log"
   case "$kind" in
-    sipedge)
-      local cfg ready="$WORK/$tag.ready"
+    sipedge|sipedge-base)
+      local cfg ready="$WORK/$tag.ready" bin=$SIPEDGE
+      [[ $kind == sipedge-base ]] && bin="$WORK/bin/se-base"
       cfg=$(write_sipedge_config)
       SE_DATA=$(awk -F'"' '$1 ~ /^data_dir *= *$/ {print $2; exit}' "$cfg")  # where se-ctl --data finds ctl.sock
       rm -f "$ready"
-      taskset -c "$PROXY_CPU" "$SIPEDGE" --config "$cfg" --ready-file "$ready" >"$plog" 2>&1 &
+      taskset -c "$PROXY_CPU" "$bin" --config "$cfg" --ready-file "$ready" >"$plog" 2>&1 &
       PROXY_PID=$!
       PROXY_PORT=""
       for ((i = 0; i < 100; i++)); do
@@ -641,18 +670,18 @@ block() {         # block KIND REP: everything measured on one proxy kind
   local d0 d1 g0 g1 t0 t1
   for attempt in 1 2; do
     UAS_DIED=0
-    [[ $kind == sipedge ]] && d0=$(delay_counts)
+    [[ $kind == sipedge* ]] && d0=$(delay_counts)
     g0=$(cpu_busy "$GEN_CPU"); t0=$(date +%s.%N)
     uac lat-proxy "$PROXY_PORT" --scenario call --rate "$half" --count "$n" --max-inflight 5000 --timeout-ms 4000 \
       --burst-ms "$LAT_BURST_MS"
     g1=$(cpu_busy "$GEN_CPU"); t1=$(date +%s.%N)
-    [[ $kind == sipedge ]] && d1=$(delay_counts)
+    [[ $kind == sipedge* ]] && d1=$(delay_counts)
     ((UAS_DIED)) || break
   done
   step_ok "$LAST_JSON" "$half" || note "$tag: latency run through the proxy at $half/s had failures or fell behind"
   pp50=$(jlat "$LAST_JSON" invite p50); pp99=$(jlat "$LAST_JSON" invite p99)
   record "$kind" "$rep" gen_busy_lat "$(awk -v g="$((g1 - g0))" -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN { printf "%.2f", g / ((b - a) * hz) }')"
-  if [[ $kind == sipedge ]]; then
+  if [[ $kind == sipedge* ]]; then
     record "$kind" "$rep" resid_p50_us "$(delay_pct "$d0" "$d1" 50)"
     record "$kind" "$rep" resid_p99_us "$(delay_pct "$d0" "$d1" 99)"
   fi
@@ -745,7 +774,7 @@ awk -F'\t' -v OFS='\t' '$3 == "cpu_per_1k_calls" && $4 > 0 { print $1, $2, "call
                         $3 == "cpu_per_1k_calls_at_max" && $4 > 0 { print $1, $2, "calls_per_cpu_s_at_max", 1000 / $4 }
                         $3 == "cpu_per_1k_reg" && $4 > 0 { print $1, $2, "reg_per_cpu_s", 1000 / $4 }' "$RES" >>"$RES"
 
-label() { case "$1" in sipedge) echo "sipedge (workers=$SE_WORKERS)";; kam-stateful) echo "Kamailio stateful (tm)";;
+label() { case "$1" in sipedge) echo "sipedge (workers=$SE_WORKERS)";; sipedge-base) echo "sipedge @ $BASE_SHA (base)";; kam-stateful) echo "Kamailio stateful (tm)";;
                        kam-stateless) echo "Kamailio stateless";; direct) echo "direct uac→uas (no proxy)";; esac; }
 
 # automatic sanity notes
@@ -791,7 +820,7 @@ report() {
   echo "|---|---|---|---|---|---|"
   for kind in $PROXIES; do
     local own="–"
-    [[ $kind == sipedge ]] && own="$(stat_of "$kind" resid_p50_us) / $(stat_of "$kind" resid_p99_us)"
+    [[ $kind == sipedge* ]] && own="$(stat_of "$kind" resid_p50_us) / $(stat_of "$kind" resid_p99_us)"
     echo "| $(label "$kind") | $(stat_of "$kind" lat_rate) | $(stat_of "$kind" proxy_p50_us) / $(stat_of "$kind" proxy_p99_us) | $(stat_of "$kind" add_p50_us) / $(stat_of "$kind" add_p99_us) | $(stat_of "$kind" gen_busy_lat 2) | $own |"
   done
   echo
